@@ -1,0 +1,139 @@
+"""The story envelope: the one message contract every service reads and writes.
+
+A story travels news.raw -> news.detected -> news.enriched as a JSON object of
+this shape, keyed by ``id`` and carrying the header ``schema-version``. Each
+service fills in its part (ingest: text and wire metadata; langdetect:
+``language``; extract: ``entities``; index: nothing, it lands the envelope).
+
+Changing a field's meaning or removing one is a new SCHEMA_VERSION; adding an
+optional field is not (readers ignore what they do not know). See
+docs/decisions/0003-envelope-and-id-rule.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from datetime import datetime, timezone
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+SCHEMA_VERSION = 1
+SCHEMA_VERSION_HEADER = "schema-version"
+
+PubStatus = Literal["usable", "withheld", "canceled"]
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Dateline(BaseModel):
+    """Where and by whom a story was filed, as the wire's dateline says it."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    text: str = Field(default="", description="The dateline as it stood, e.g. 'Tokyo (AFP) -'.")
+    place: str | None = Field(default=None, description="Place name, e.g. 'Tokyo'.")
+    agency: str | None = Field(default=None, description="Agency named in the dateline, e.g. 'AFP'.")
+    date: str | None = Field(default=None, description="Date as written in the dateline, if any.")
+
+
+class Entity(BaseModel):
+    """One distinct entity of a story, with every place it is mentioned."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    text: str = Field(description="Canonical surface form (the fullest name seen in the story).")
+    label: str = Field(description="PERSON, ORG, LOC, MISC, DATE, MONEY, PERCENT or QUANTITY.")
+    key: str = Field(default="", description="Case- and accent-folded key to match across stories.")
+    count: int = Field(default=1, ge=1, description="Number of mentions in the story.")
+    offsets: list[tuple[int, int]] = Field(
+        default_factory=list,
+        description="[start, end) character offsets of each mention into headline + '\\n\\n' + body.",
+    )
+    method: str = Field(default="model", description="What found it: model, rule, gazetteer.")
+    value: str | None = Field(default=None, description="Normalised value for DATE/MONEY/PERCENT/QUANTITY.")
+
+
+class Story(BaseModel):
+    """The versioned envelope of one news story."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    schema_version: int = Field(default=SCHEMA_VERSION)
+    id: str = Field(description="Deterministic id: see story_id().")
+    guid: str | None = Field(default=None, description="The provider's own identifier, if it gave one.")
+    version: int = Field(default=1, ge=0, description="Revision number from the wire (higher wins).")
+    source: str = Field(default="unknown", description="Provider, e.g. 'AFP', 'dpa'.")
+    format: str = Field(default="json", description="Input format the story was parsed from.")
+    headline: str = Field(default="")
+    body: str = Field(default="", description="Plain text, paragraphs separated by blank lines.")
+    byline: str | None = None
+    dateline: Dateline | None = None
+    pub_status: PubStatus = Field(default="usable", description="usable, withheld or canceled.")
+    urgency: int | None = Field(default=None, description="IPTC urgency 1 (flash) .. 9.")
+    subjects: list[str] = Field(default_factory=list)
+    declared_language: str | None = Field(default=None, description="Language the feed declared.")
+    embargo_until: datetime | None = None
+    published_at: datetime | None = None
+    updated_at: datetime | None = None
+    received_at: datetime = Field(default_factory=utcnow)
+    language: str | None = Field(default=None, description="ISO 639-1 code (639-3 if none), 'und' if unsure.")
+    language_confidence: float | None = Field(default=None, ge=0.0, le=1.0)
+    entities: list[Entity] = Field(default_factory=list)
+    ner_model: str | None = Field(
+        default=None, description="spaCy model that ran, or 'none' when no model covers the language."
+    )
+
+    @field_validator("headline", "body")
+    @classmethod
+    def _strip_controls(cls, value: str) -> str:
+        return strip_control_chars(value)
+
+    @property
+    def text(self) -> str:
+        """The text that language detection and NER read; entity offsets point into it."""
+        return story_text(self.headline, self.body)
+
+    def to_json(self) -> bytes:
+        return self.model_dump_json(exclude_none=False).encode("utf-8")
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> "Story":
+        return cls.model_validate_json(raw)
+
+
+def story_text(headline: str, body: str) -> str:
+    if headline and body:
+        return f"{headline}\n\n{body}"
+    return headline or body
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def strip_control_chars(value: str) -> str:
+    """Drop C0 controls except tab/newline/CR: they break XML, JSON consumers and analyzers."""
+    return _CONTROL.sub("", value)
+
+
+def _norm(value: str) -> str:
+    value = unicodedata.normalize("NFKC", value).strip().lower()
+    return re.sub(r"\s+", " ", value)
+
+
+def story_id(source: str | None, guid: str | None, headline: str = "", body: str = "") -> str:
+    """Deterministic story id.
+
+    With a guid: hash of provider + guid, so every version of a wire story shares
+    one id (and one Elasticsearch document). Without one: hash of the normalised
+    text, so the same text sent twice is the same story.
+    """
+    if guid and guid.strip():
+        basis = f"guid\x1f{_norm(source or 'unknown')}\x1f{guid.strip()}"
+    else:
+        basis = f"text\x1f{_norm(headline)}\x1f{_norm(body)}"
+    return hashlib.blake2b(basis.encode("utf-8"), digest_size=16).hexdigest()
