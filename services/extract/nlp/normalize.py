@@ -1,0 +1,164 @@
+"""Within-story normalisation of entity mentions.
+
+* Titles ("Mr.", "M.", "Mme", "Dr", ...) are stripped from name mentions; a
+  titled mention is evidence that the name is a person.
+* Leading articles/elisions ("the", "l'", "d'") and possessive "'s" are trimmed.
+* Surname mentions ("Mr. Seki", "Seki") attach to the one full name in the same
+  story whose last token they equal ("Jun Seki"), so the entity carries the full
+  name and every mention's offsets.
+* One label per entity: majority vote over its mentions, titled mentions
+  voting PERSON; ties go to PERSON when there is person evidence.
+* Canonical key: NFKD accent-folded, case-folded, whitespace-normalised,
+  typographic apostrophes unified.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass, field
+
+from shared.contract import Entity
+
+from .labels import NAME_LABELS
+
+TITLE_WORDS = (
+    "Mr", "Mrs", "Ms", "Miss", "Mx", "Dr", "Prof", "Sir", "Dame", "Lord", "Lady",
+    "M", "MM", "Mme", "Mmes", "Mlle", "Me", "Pr",  # French
+    "Herr", "Frau", "Hr", "Fr",  # German
+    "Sr", "Sra", "Srta", "Don", "Doña", "Dña",  # Spanish
+    "Sig", "Sig.ra", "Dott", "Dott.ssa", "On",  # Italian
+    "Dhr", "Mevr", "Mw",  # Dutch
+)
+_TITLE_ALT = "|".join(sorted((re.escape(t) for t in TITLE_WORDS), key=len, reverse=True))
+# A title must be followed by "." or by whitespace, then a capitalised word.
+TITLE_RE = re.compile(rf"^(?:{_TITLE_ALT})(?:\.\s*|\s+)(?=[^\W\d_])")
+TITLE_BEFORE_RE = re.compile(rf"(?:^|[\s(\"'“«])(?:{_TITLE_ALT})(?:\.\s*|\s+)$")
+_LEADING_ARTICLE = re.compile(r"^(?:the\s+|l['’]|d['’])", re.IGNORECASE)
+_POSSESSIVE = re.compile(r"['’]s?$")
+_APOS = str.maketrans({"’": "'", "‘": "'", "`": "'", "´": "'", "–": "-", "—": "-", "‐": "-"})
+
+
+def canonical_key(text: str) -> str:
+    s = unicodedata.normalize("NFKD", text.translate(_APOS))
+    s = "".join(c for c in s if not unicodedata.combining(c))
+    s = s.casefold()
+    return re.sub(r"\s+", " ", s).strip()
+
+
+@dataclass
+class Mention:
+    start: int
+    end: int
+    text: str
+    label: str
+    method: str = "model"
+    value: str | None = None
+    titled: bool = False
+    votes: Counter = field(default_factory=Counter)
+
+
+def clean_mention(m: Mention, full_text: str) -> Mention | None:
+    """Strip titles, articles and possessives from a name mention; None if nothing is left."""
+    if m.label not in NAME_LABELS:
+        return m
+    start, end = m.start, m.end
+    span = full_text[start:end]
+    # Trailing punctuation spaCy sometimes swallows.
+    while span and span[-1] in " .,;:-–—\"'“”«»)":
+        if span.endswith(("'s", "’s")):
+            break
+        span, end = span[:-1], end - 1
+    mt = _POSSESSIVE.search(span)
+    if mt and mt.start() > 0 and span[mt.start() - 1].isalpha():
+        span, end = span[: mt.start()], end - (len(span) - mt.start())
+    titled = m.titled
+    while True:
+        t = TITLE_RE.match(span)
+        if not t or t.end() >= len(span):
+            break
+        span, start, titled = span[t.end():], start + t.end(), True
+    a = _LEADING_ARTICLE.match(span)
+    if a and a.end() < len(span) and m.label != "PERSON":
+        span, start = span[a.end():], start + a.end()
+    while span and span[0] in " \"'“”«»(-–—":
+        span, start = span[1:], start + 1
+    if not span or not any(c.isalpha() for c in span):
+        return None
+    if not titled and TITLE_BEFORE_RE.search(full_text[max(0, start - 8):start]):
+        titled = True
+    label = "PERSON" if titled and m.label in ("PERSON", "ORG", "MISC") else m.label
+    return Mention(start, end, span, label, m.method, m.value, titled)
+
+
+def _tokens(key: str) -> list[str]:
+    return key.split()
+
+
+def group_mentions(mentions: list[Mention], full_text: str) -> list[Entity]:
+    """Group cleaned mentions into story entities (see module docstring)."""
+    names: dict[str, list[Mention]] = {}
+    values: dict[tuple[str, str], list[Mention]] = {}
+    for m in mentions:
+        if m.label in NAME_LABELS:
+            names.setdefault(canonical_key(m.text), []).append(m)
+        else:
+            values.setdefault((m.label, canonical_key(m.text)), []).append(m)
+
+    # Surname attachment: a one-token group with person evidence joins the one
+    # multi-token group ending in that token.
+    by_last: dict[str, list[str]] = {}
+    for key in names:
+        toks = _tokens(key)
+        if len(toks) >= 2:
+            by_last.setdefault(toks[-1], []).append(key)
+    for key in list(names):
+        toks = _tokens(key)
+        if len(toks) != 1 or key not in by_last:
+            continue
+        group = names[key]
+        person_evidence = any(m.label == "PERSON" or m.titled for m in group)
+        if not person_evidence:
+            continue
+        targets = by_last[key]
+        if len(targets) > 1:
+            # Several full names share the surname: attach only when exactly one is a person.
+            targets = [t for t in targets if any(x.label == "PERSON" or x.titled for x in names[t])]
+        if len(targets) != 1:
+            continue
+        for m in group:
+            m.label = "PERSON"
+        names[targets[0]].extend(group)
+        del names[key]
+
+    out: list[Entity] = []
+    for key, group in names.items():
+        votes = Counter(m.label for m in group)
+        surname_mentions = len(_tokens(key)) > 1 and any(
+            len(_tokens(canonical_key(m.text))) == 1 and m.label == "PERSON" for m in group
+        )
+        person_evidence = any(m.titled for m in group) or surname_mentions
+        top = votes.most_common()
+        label = top[0][0]
+        if len(top) > 1 and top[0][1] == top[1][1]:
+            tied = {lab for lab, n in top if n == top[0][1]}
+            if "PERSON" in tied and person_evidence:
+                label = "PERSON"
+            else:  # first-seen among the tied labels
+                label = next(m.label for m in sorted(group, key=lambda x: x.start) if m.label in tied)
+        # Canonical surface form: the fullest (longest) mention text, first seen on ties.
+        surface = max(sorted(group, key=lambda x: x.start), key=lambda x: len(x.text)).text
+        method = Counter(m.method for m in group).most_common(1)[0][0]
+        offsets = sorted({(m.start, m.end) for m in group})
+        out.append(Entity(text=surface, label=label, key=canonical_key(surface), count=len(offsets),
+                          offsets=offsets, method=method))
+    for (label, key), group in values.items():
+        offsets = sorted({(m.start, m.end) for m in group})
+        first = min(group, key=lambda x: x.start)
+        value = next((m.value for m in group if m.value), None)
+        method = Counter(m.method for m in group).most_common(1)[0][0]
+        out.append(Entity(text=first.text, label=label, key=key, count=len(offsets), offsets=offsets,
+                          method=method, value=value))
+    out.sort(key=lambda e: (e.offsets[0] if e.offsets else (0, 0)))
+    return out
