@@ -1,0 +1,189 @@
+"""The `wirestream` command.
+
+  wirestream up [--extract-replicas N]   start noida-db and the four services (embedded default)
+  wirestream down                        stop what `up` started
+  wirestream setup                       create topics, index template and alias (idempotent)
+  wirestream serve SERVICE               run one service in the foreground (ingest|langdetect|extract|index)
+  wirestream ingest PATH...              parse files/folders of wire stories and publish them
+  wirestream summary [--expect N]        wait until N stories are searchable, print what landed
+  wirestream deadletter [--limit N]      print dead-letter records (reason, origin)
+  wirestream config [--markdown]         every setting, its environment variable and default
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from shared.settings import SERVICE_SETTINGS, CommonSettings, IndexSettings, IngestSettings
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_RUN_DIR = REPO_ROOT / ".run"
+
+
+def _stack_config(args: argparse.Namespace):
+    from services.stack import StackConfig
+
+    settings = IngestSettings()
+    kafka_host, _, kafka_port = settings.kafka_bootstrap.split(",")[0].rpartition(":")
+    es_port = settings.elasticsearch_url.rstrip("/").rpartition(":")[2]
+    return StackConfig(
+        run_dir=Path(args.run_dir), kafka_port=int(kafka_port), elasticsearch_port=int(es_port),
+        http_port=settings.http_port, extract_replicas=getattr(args, "extract_replicas", 1),
+    )
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from services import stack
+
+    config = _stack_config(args)
+    print(f"starting noida-db (Kafka :{config.kafka_port}, Elasticsearch :{config.elasticsearch_port})")
+    stack.start_noida(config)
+    processes = stack.start_services(config)
+    print(f"starting services: {', '.join(processes)} (logs in {config.run_dir}/logs)")
+    stack.wait_healthy(config, processes)
+    print("all services healthy:")
+    for name, url in stack.health_urls(config).items():
+        print(f"  {name:<12} health {url}  metrics {url.replace('/healthz', '/metrics')}")
+    print(f"  ingest API   http://127.0.0.1:{config.http_port}/v1/items")
+    return 0
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    from services import stack
+
+    config = _stack_config(args)
+    stopped = stack.stop_services(config)
+    stack.stop_noida(config)
+    print(f"stopped {', '.join(stopped) or 'no services'} and noida-db")
+    return 0
+
+
+def cmd_setup(args: argparse.Namespace) -> int:
+    from shared.elastic import ensure_index, make_client
+    from shared.kafka_io import ensure_topics
+
+    settings = IndexSettings()
+    created = ensure_topics(settings)
+    ensure_index(make_client(settings), settings.index_name, settings.index_alias)
+    print(f"topics ready (created: {created or 'none'}); index {settings.index_name} behind alias {settings.index_alias}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import importlib
+
+    importlib.import_module(f"services.{args.service}.service").main()
+    return 0
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from services.ingest.files import ingest_paths
+    from services.ingest.publisher import StoryPublisher
+
+    settings = IngestSettings()
+    publisher = None if args.dry_run else StoryPublisher(settings, client_id="wirestream-cli")
+    try:
+        summary = ingest_paths([Path(p) for p in args.paths], publisher, settings.max_item_bytes,
+                               show_progress=not args.quiet)
+    finally:
+        if publisher is not None:
+            publisher.close()
+    print("\n".join(summary.lines()))
+    return 1 if summary.rejected and args.strict else 0
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    from shared.elastic import make_client
+    from services.search_report import summary_lines, wait_searchable
+
+    settings = IndexSettings()
+    es = make_client(settings)
+    if args.expect:
+        seen = wait_searchable(es, settings.index_alias, args.expect, args.timeout)
+        if seen < args.expect:
+            print(f"only {seen} of {args.expect} stories searchable after {args.timeout}s", file=sys.stderr)
+            print("\n".join(summary_lines(es, settings.index_alias, args.query)))
+            return 1
+    print("\n".join(summary_lines(es, settings.index_alias, args.query)))
+    return 0
+
+
+def cmd_deadletter(args: argparse.Namespace) -> int:
+    import json
+
+    from shared.kafka_io import make_consumer
+
+    settings = CommonSettings()
+    consumer = make_consumer(settings, group_id=None, topics=[settings.topic_deadletter], consumer_timeout_ms=3000)
+    shown = 0
+    for record in consumer:
+        body = json.loads(record.value)
+        origin = body.get("origin", {})
+        print(f"{body.get('failed_at')} {body.get('service')} {body.get('reason_class')}: {body.get('reason')}"
+              f"  <- {origin.get('topic')}[{origin.get('partition')}]@{origin.get('offset')}")
+        shown += 1
+        if shown >= args.limit:
+            break
+    consumer.close()
+    print(f"{shown} dead-letter record(s) shown")
+    return 0
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    from shared.settings_docs import settings_markdown
+
+    print(settings_markdown())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="wirestream", description="News wire ingestion pipeline.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", help="start noida-db and the four services")
+    up.add_argument("--run-dir", default=str(DEFAULT_RUN_DIR))
+    up.add_argument("--extract-replicas", type=int, default=1, help="extract processes (one per core)")
+    up.set_defaults(func=cmd_up)
+
+    down = sub.add_parser("down", help="stop what `up` started")
+    down.add_argument("--run-dir", default=str(DEFAULT_RUN_DIR))
+    down.set_defaults(func=cmd_down)
+
+    sub.add_parser("setup", help="create topics, index template and alias").set_defaults(func=cmd_setup)
+
+    serve = sub.add_parser("serve", help="run one service in the foreground")
+    serve.add_argument("service", choices=sorted(SERVICE_SETTINGS))
+    serve.set_defaults(func=cmd_serve)
+
+    ingest = sub.add_parser("ingest", help="parse files/folders and publish their stories")
+    ingest.add_argument("paths", nargs="+")
+    ingest.add_argument("--dry-run", action="store_true", help="parse and report only; publish nothing")
+    ingest.add_argument("--strict", action="store_true", help="exit 1 when anything was rejected")
+    ingest.add_argument("--quiet", action="store_true", help="no progress bar")
+    ingest.set_defaults(func=cmd_ingest)
+
+    summary = sub.add_parser("summary", help="print what is searchable")
+    summary.add_argument("--expect", type=int, default=0, help="wait until this many stories are searchable")
+    summary.add_argument("--timeout", type=float, default=180)
+    summary.add_argument("--query", default=None, help="also run this full-text search")
+    summary.set_defaults(func=cmd_summary)
+
+    deadletter = sub.add_parser("deadletter", help="print dead-letter records")
+    deadletter.add_argument("--limit", type=int, default=50)
+    deadletter.set_defaults(func=cmd_deadletter)
+
+    config = sub.add_parser("config", help="document every setting")
+    config.add_argument("--markdown", action="store_true")
+    config.set_defaults(func=cmd_config)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    sys.exit(args.func(args))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,33 @@
+"""extract: news.detected -> news.enriched, adding entities.
+
+A faust-streaming agent hosted by shared.runner.faust_host; the processing is
+services.extract.nlp.Enricher (spaCy NER for en/fr plus rules and
+normalisation), loaded once per process. Run one process per core: they share
+the partitions as one consumer group.
+"""
+
+from __future__ import annotations
+
+from shared.log_setup import configure_logging
+from shared.runner import TransformStage
+from shared.runner.faust_host import run_transform
+from shared.settings import ExtractSettings
+from services.extract.nlp import Enricher
+
+
+def build_stage(settings: ExtractSettings) -> TransformStage:
+    enricher = Enricher(batch_size=settings.batch_size)
+    return TransformStage(
+        name="extract",
+        source_topic=settings.topic_detected,
+        sink_topic=settings.topic_enriched,
+        process=enricher.enrich,
+        batch_size=settings.batch_size,
+        batch_wait_s=settings.batch_wait_s,
+    )
+
+
+def main() -> None:
+    settings = ExtractSettings()
+    configure_logging(settings.log_level)
+    run_transform(build_stage(settings), settings, settings.consumer_group, settings.metrics_port)

@@ -1,0 +1,29 @@
+"""index: news.enriched -> Elasticsearch (alias `news`).
+
+A kafka-python consumer hosted by shared.runner.kafka_host: bulk write, then
+dead-letter what Elasticsearch refused, then commit.
+"""
+
+from __future__ import annotations
+
+from shared.elastic import ensure_index, make_client
+from shared.log_setup import configure_logging
+from shared.runner import SinkStage
+from shared.runner.kafka_host import run_sink
+from shared.settings import IndexSettings
+from services.index.writer import ElasticsearchWriter
+
+
+def build_stage(settings: IndexSettings) -> SinkStage:
+    es = make_client(settings)
+    ensure_index(es, settings.index_name, settings.index_alias)
+    writer = ElasticsearchWriter(es, settings.index_name)
+    return SinkStage(name="index", source_topic=settings.topic_enriched, write=writer.write,
+                     batch_size=settings.bulk_max_docs)
+
+
+def main() -> None:
+    settings = IndexSettings()
+    configure_logging(settings.log_level)
+    run_sink(build_stage(settings), settings, settings.consumer_group, settings.metrics_port,
+             poll_timeout_ms=settings.poll_timeout_ms, retry_backoff_max_s=settings.retry_backoff_max_s)

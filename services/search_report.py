@@ -1,0 +1,59 @@
+"""What `make run` prints at the end: what landed in the `news` alias."""
+
+from __future__ import annotations
+
+import time
+
+from elasticsearch import Elasticsearch
+
+
+def wait_searchable(es: Elasticsearch, alias: str, expected: int, timeout_s: float = 120) -> int:
+    """Wait until the alias shows at least `expected` stories; returns the count seen."""
+    deadline = time.monotonic() + timeout_s
+    count = 0
+    while time.monotonic() < deadline:
+        es.indices.refresh(index=alias)
+        count = es.count(index=alias)["count"]
+        if count >= expected:
+            return count
+        time.sleep(0.5)
+    return count
+
+
+def summary_lines(es: Elasticsearch, alias: str, query: str | None = None, top: int = 10) -> list[str]:
+    es.indices.refresh(index=alias)
+    response = es.search(
+        index=alias,
+        size=0,
+        aggs={
+            "languages": {"terms": {"field": "language", "size": 20}},
+            "entities": {
+                "nested": {"path": "entities"},
+                "aggs": {
+                    "named": {
+                        "filter": {"terms": {"entities.label": ["PERSON", "ORG", "LOC"]}},
+                        "aggs": {"top": {"terms": {"field": "entities.text", "size": top},
+                                         "aggs": {"label": {"terms": {"field": "entities.label", "size": 1}}}}},
+                    }
+                },
+            },
+        },
+    )
+    total = response["hits"]["total"]["value"]
+    lines = [f"stories searchable in '{alias}': {total}", "stories per language:"]
+    for bucket in response["aggregations"]["languages"]["buckets"]:
+        lines.append(f"  {bucket['key']:>5}  {bucket['doc_count']}")
+    lines.append("top entities (PERSON/ORG/LOC):")
+    for bucket in response["aggregations"]["entities"]["named"]["top"]["buckets"]:
+        label = bucket["label"]["buckets"][0]["key"] if bucket["label"]["buckets"] else "?"
+        lines.append(f"  {bucket['key']} ({label}): {bucket['doc_count']} mentions")
+    if query:
+        lines.append(f"search '{query}':")
+        hits = es.search(index=alias, size=5, query={"multi_match": {"query": query, "fields": ["headline^2", "body", "lang.*"]}},
+                         source=["headline", "language", "source"])["hits"]["hits"]
+        for hit in hits:
+            src = hit["_source"]
+            lines.append(f"  [{src.get('language')}] {src.get('headline', '')[:100]}  ({src.get('source')})")
+        if not hits:
+            lines.append("  (no hits)")
+    return lines

@@ -1,0 +1,140 @@
+"""Elasticsearch plumbing: the client, the index template, the `news` alias.
+
+Stories live in a concrete index (default `news-v1`) created from the `news`
+index template; people and Kibana search the alias `news`. The alias carries a
+filter, so what it shows is exactly what may be shown now:
+
+- killed or withheld stories (pub_status != usable) stay in the index as
+  tombstones, so a late, older version cannot bring them back, but are hidden;
+- embargoed stories are hidden until `embargo_until` passes. The filter uses
+  `now`, evaluated at search time, so a story appears on time without anyone
+  re-sending it.
+
+See docs/decisions/0005-search-visibility-by-alias-filter.md.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from elasticsearch import ApiError, Elasticsearch, TransportError
+
+from shared.settings import CommonSettings
+
+log = logging.getLogger(__name__)
+
+# ISO 639-1 -> Elasticsearch's built-in language analyzer. A story in one of
+# these languages is also indexed under lang.<code> with stemming and stop
+# words; every story is searchable through the language-neutral fields.
+LANGUAGE_ANALYZERS = {
+    "ar": "arabic", "bg": "bulgarian", "ca": "catalan", "cs": "czech", "da": "danish",
+    "de": "german", "el": "greek", "en": "english", "es": "spanish", "fa": "persian",
+    "fi": "finnish", "fr": "french", "hi": "hindi", "hu": "hungarian", "id": "indonesian",
+    "it": "italian", "ja": "cjk", "ko": "cjk", "nb": "norwegian", "nl": "dutch",
+    "no": "norwegian", "pt": "portuguese", "ro": "romanian", "ru": "russian", "sv": "swedish",
+    "th": "thai", "tr": "turkish", "zh": "cjk",
+}
+
+VISIBLE_NOW = {
+    "bool": {
+        "filter": [{"term": {"pub_status": "usable"}}],
+        "must_not": [{"range": {"embargo_until": {"gt": "now"}}}],
+    }
+}
+
+
+def _keyword() -> dict:
+    return {"type": "keyword", "ignore_above": 1024}
+
+
+def story_mappings() -> dict:
+    text_with_keyword = {"type": "text", "fields": {"keyword": {"type": "keyword", "ignore_above": 512}}}
+    return {
+        # New envelope fields land in _source without breaking indexing.
+        "dynamic": False,
+        "_source": {"excludes": ["lang.*"]},
+        "properties": {
+            "id": {"type": "keyword"},
+            "guid": _keyword(),
+            "version": {"type": "long"},
+            "source": _keyword(),
+            "format": {"type": "keyword"},
+            "headline": text_with_keyword,
+            "body": {"type": "text"},
+            "byline": text_with_keyword,
+            "dateline": {
+                "properties": {
+                    "text": {"type": "text"},
+                    "place": _keyword(),
+                    "agency": _keyword(),
+                    "date": _keyword(),
+                }
+            },
+            "pub_status": {"type": "keyword"},
+            "urgency": {"type": "integer"},
+            "subjects": _keyword(),
+            "declared_language": {"type": "keyword"},
+            "embargo_until": {"type": "date"},
+            "published_at": {"type": "date"},
+            "updated_at": {"type": "date"},
+            "received_at": {"type": "date"},
+            "indexed_at": {"type": "date"},
+            "language": {"type": "keyword"},
+            "language_confidence": {"type": "float"},
+            "ner_model": {"type": "keyword"},
+            "entities": {
+                "type": "nested",
+                "properties": {
+                    "text": _keyword(),
+                    "label": {"type": "keyword"},
+                    "key": _keyword(),
+                    "count": {"type": "integer"},
+                    "method": {"type": "keyword"},
+                    "value": _keyword(),
+                    "offsets": {"type": "integer", "index": False},
+                },
+            },
+            "lang": {
+                "properties": {
+                    code: {"type": "text", "analyzer": analyzer}
+                    for code, analyzer in sorted(LANGUAGE_ANALYZERS.items())
+                }
+            },
+        },
+    }
+
+
+def make_client(settings: CommonSettings) -> Elasticsearch:
+    return Elasticsearch(settings.elasticsearch_url, request_timeout=30, retry_on_timeout=True, max_retries=3)
+
+
+def wait_for_elasticsearch(es: Elasticsearch, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            es.info()
+            return
+        except (TransportError, ApiError) as exc:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"Elasticsearch not reachable: {exc}") from exc
+            time.sleep(0.5)
+
+
+def ensure_index(es: Elasticsearch, index_name: str, alias: str) -> None:
+    """Template, index and filtered alias; safe to call from every replica at start."""
+    wait_for_elasticsearch(es)
+    es.indices.put_index_template(
+        name=alias,
+        index_patterns=[f"{alias}-*"],
+        template={"settings": {"number_of_shards": 1}, "mappings": story_mappings()},
+        priority=100,
+    )
+    if not es.indices.exists(index=index_name):
+        try:
+            es.indices.create(index=index_name)
+            log.info("created index %s", index_name)
+        except ApiError as exc:
+            if exc.status != 400:  # 400 resource_already_exists: another replica won the race
+                raise
+    es.indices.put_alias(index=index_name, name=alias, filter=VISIBLE_NOW)

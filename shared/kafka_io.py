@@ -1,0 +1,96 @@
+"""Kafka plumbing shared by every service: topics, producers, consumers.
+
+All clients are the real kafka-python ones, configured the same way against
+production Kafka and against the embedded noida-db.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka.admin import NewTopic
+from kafka.errors import KafkaError, NoBrokersAvailable, TopicAlreadyExistsError
+
+from shared.settings import CommonSettings
+
+log = logging.getLogger(__name__)
+
+# Large enough for a long story plus its entities; dead letters carry the original bytes.
+MAX_REQUEST_BYTES = 8 * 1024 * 1024
+
+
+def pipeline_topics(settings: CommonSettings) -> list[str]:
+    return [settings.topic_raw, settings.topic_detected, settings.topic_enriched, settings.topic_deadletter]
+
+
+def bootstrap_servers(settings: CommonSettings) -> list[str]:
+    return [server.strip() for server in settings.kafka_bootstrap.split(",") if server.strip()]
+
+
+def wait_for_admin(settings: CommonSettings, timeout_s: float = 60.0) -> KafkaAdminClient:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return KafkaAdminClient(bootstrap_servers=bootstrap_servers(settings), client_id="wirestream-admin")
+        except (NoBrokersAvailable, KafkaError) as exc:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"Kafka at {settings.kafka_bootstrap} not reachable: {exc}") from exc
+            time.sleep(0.5)
+
+
+def ensure_topics(settings: CommonSettings) -> list[str]:
+    """Create the pipeline's topics if missing; returns the ones it created."""
+    admin = wait_for_admin(settings)
+    try:
+        existing = set(admin.list_topics())
+        missing = [name for name in pipeline_topics(settings) if name not in existing]
+        created = []
+        for name in missing:
+            try:
+                admin.create_topics(
+                    [NewTopic(name, settings.topic_partitions, settings.topic_replication)]
+                )
+                created.append(name)
+            except TopicAlreadyExistsError:
+                pass  # another service created it a moment ago
+        if created:
+            log.info("created topics %s with %d partitions", created, settings.topic_partitions)
+        return created
+    finally:
+        admin.close()
+
+
+def make_producer(settings: CommonSettings, client_id: str) -> KafkaProducer:
+    # acks=all: a story is only "accepted" once every in-sync replica has it.
+    return KafkaProducer(
+        bootstrap_servers=bootstrap_servers(settings),
+        client_id=client_id,
+        acks="all",
+        linger_ms=5,
+        retries=5,
+        max_request_size=MAX_REQUEST_BYTES,
+        compression_type=None,
+    )
+
+
+def make_consumer(settings: CommonSettings, group_id: str, topics: list[str], **overrides) -> KafkaConsumer:
+    # Auto-commit off: offsets are committed by the runner only after the
+    # downstream write is confirmed (at-least-once, duplicates absorbed by ids).
+    config = dict(
+        bootstrap_servers=bootstrap_servers(settings),
+        group_id=group_id,
+        client_id=group_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        session_timeout_ms=settings.session_timeout_ms,
+        heartbeat_interval_ms=settings.heartbeat_interval_ms,
+        max_poll_interval_ms=settings.max_poll_interval_ms,
+        fetch_max_bytes=MAX_REQUEST_BYTES * 2,
+        max_partition_fetch_bytes=MAX_REQUEST_BYTES,
+    )
+    config.update(overrides)
+    consumer = KafkaConsumer(**config)
+    consumer.subscribe(topics)
+    return consumer

@@ -1,0 +1,93 @@
+"""The steps both hosts share: decode records, run the stage, build dead letters.
+
+Hosts (faust_host for transforms, kafka_host for sinks) only differ in how they
+poll, send and commit; everything a record goes through is here.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from shared import metrics
+from shared.contract import Story
+from shared.deadletter import DeadLetter, Origin
+from shared.messages import DecodeError, Headers, OutRecord, decode_story, encode_story
+from shared.runner.invalid_ratio import InvalidRatioGuard
+from shared.runner.stage import Rejected, TransformStage, process_isolating_failures
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class InRecord:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: Headers
+
+
+@dataclass
+class Decoded:
+    records: list[InRecord]  # the records that decoded, parallel to stories
+    stories: list[Story]
+    dead: list[OutRecord]
+
+
+def dead_letter(service: str, record: InRecord, rejected: Rejected, story_id: str | None = None) -> OutRecord:
+    metrics.FAILURES.labels(service, rejected.reason_class).inc()
+    metrics.DEADLETTERED.labels(service, rejected.reason_class).inc()
+    log.warning(
+        "dead-lettering %s[%d]@%d (%s): %s",
+        record.topic, record.partition, record.offset, rejected.reason_class, rejected.reason,
+    )
+    return DeadLetter(
+        service=service,
+        reason=rejected.reason,
+        reason_class=rejected.reason_class,
+        origin=Origin(
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            key=record.key.decode("utf-8", "replace") if record.key else None,
+        ),
+        payload=record.value or b"",
+        story_id=story_id,
+    ).to_record()
+
+
+def decode_records(service: str, records: list[InRecord], guard: InvalidRatioGuard) -> Decoded:
+    metrics.MESSAGES_IN.labels(service).inc(len(records))
+    decoded = Decoded([], [], [])
+    for record in records:
+        try:
+            story = decode_story(record.value, record.headers)
+        except DecodeError as exc:
+            guard.record(invalid=True)
+            decoded.dead.append(dead_letter(service, record, Rejected("undecodable", str(exc))))
+            continue
+        guard.record(invalid=False)
+        decoded.records.append(record)
+        decoded.stories.append(story)
+    return decoded
+
+
+@dataclass
+class TransformOutput:
+    forward: list[OutRecord]
+    dead: list[OutRecord]
+
+
+def transform_batch(stage: TransformStage, records: list[InRecord], guard: InvalidRatioGuard) -> TransformOutput:
+    """decode -> process -> encode, for one batch. Pure apart from metrics."""
+    decoded = decode_records(stage.name, records, guard)
+    results = process_isolating_failures(stage.process, decoded.stories)
+    output = TransformOutput(forward=[], dead=decoded.dead)
+    for record, story, result in zip(decoded.records, decoded.stories, results):
+        if isinstance(result, Rejected):
+            output.dead.append(dead_letter(stage.name, record, result, story.id))
+        else:
+            output.forward.append(encode_story(result))
+    return output

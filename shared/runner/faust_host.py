@@ -1,0 +1,123 @@
+"""Hosts a TransformStage as a faust-streaming agent (langdetect, extract).
+
+The chain per batch: take up to N events -> decode -> process (in a worker
+thread) -> send results and dead letters -> wait until Kafka acknowledged every
+send -> only then are the events acked, and faust commits acked offsets
+(it also flushes its producer before each commit).
+
+Why a worker thread: spaCy can hold the CPU for seconds; run on the event loop
+it would starve aiokafka's heartbeats, the group would evict the consumer,
+rebalance, and redo the work (a classic Kafka NLP failure). Off the loop, the
+heartbeats keep flowing however slow a batch is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import faust
+
+from shared import metrics
+from shared.kafka_io import MAX_REQUEST_BYTES, bootstrap_servers, ensure_topics
+from shared.observability import Health, serve_observability
+from shared.runner.chain import InRecord, transform_batch
+from shared.runner.invalid_ratio import InvalidRatioGuard, TooManyInvalid
+from shared.runner.stage import TransformStage
+from shared.settings import CommonSettings
+
+log = logging.getLogger(__name__)
+
+EXIT_FATAL = 70  # crash-only: a supervisor (compose, the launcher) restarts us; nothing was committed
+
+
+def _headers(message) -> list[tuple[str, bytes]]:
+    headers = message.headers or []
+    if isinstance(headers, dict):
+        headers = headers.items()
+    return [(key, value) for key, value in headers]
+
+
+def _in_record(event) -> InRecord:
+    message = event.message
+    return InRecord(
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        key=message.key,
+        value=message.value,
+        headers=_headers(message),
+    )
+
+
+def build_app(stage: TransformStage, settings: CommonSettings, group_id: str, health: Health) -> faust.App:
+    app = faust.App(
+        group_id,  # faust's app id is the consumer group: replicas share the work
+        broker=[f"kafka://{server}" for server in bootstrap_servers(settings)],
+        key_serializer="raw",
+        value_serializer="raw",
+        broker_session_timeout=settings.session_timeout_ms / 1000,
+        broker_heartbeat_interval=settings.heartbeat_interval_ms / 1000,
+        broker_max_poll_interval=settings.max_poll_interval_ms / 1000,
+        broker_commit_interval=1.0,
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        producer_max_request_size=MAX_REQUEST_BYTES,
+        consumer_max_fetch_size=MAX_REQUEST_BYTES,
+        topic_allow_declare=False,  # topics are created by ensure_topics with our partition count
+        topic_disable_leader=True,  # no faust-internal leader topic: we use no tables
+        web_enabled=False,  # our own /metrics and /healthz instead
+        store="memory://",
+        datadir=tempfile.mkdtemp(prefix=f"wirestream-{stage.name}-"),
+    )
+    source = app.topic(stage.source_topic, key_type=bytes, value_type=bytes)
+    sink = app.topic(stage.sink_topic, key_type=bytes, value_type=bytes)
+    deadletter = app.topic(settings.topic_deadletter, key_type=bytes, value_type=bytes)
+    guard = InvalidRatioGuard(settings.max_invalid_ratio, settings.invalid_window)
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=stage.name)
+
+    @app.agent(source, name=f"{stage.name}-agent")
+    async def run_stage(stream):
+        loop = asyncio.get_running_loop()
+        async for events in stream.take_events(stage.batch_size, within=stage.batch_wait_s):
+            started = time.perf_counter()
+            records = [_in_record(event) for event in events]
+            try:
+                output = await loop.run_in_executor(executor, transform_batch, stage, records, guard)
+                pending = [
+                    await sink.send(key=r.key, value=r.value, headers=r.headers) for r in output.forward
+                ] + [
+                    await deadletter.send(key=r.key, value=r.value, headers=r.headers) for r in output.dead
+                ]
+                # Delivery confirmed (acks=all) before take_events acks these events.
+                await asyncio.gather(*pending)
+            except TooManyInvalid as exc:
+                log.critical("%s: %s", stage.name, exc)
+                os._exit(EXIT_FATAL)
+            except Exception:  # a send that failed for good: exit uncommitted, redelivered on restart
+                log.critical("%s: batch failed outside the stage; exiting uncommitted", stage.name, exc_info=True)
+                os._exit(EXIT_FATAL)
+            metrics.MESSAGES_OUT.labels(stage.name).inc(len(output.forward))
+            metrics.BATCH_SIZE.labels(stage.name).observe(len(records))
+            metrics.BATCH_SECONDS.labels(stage.name).observe(time.perf_counter() - started)
+            health.beat(last_batch=len(records))
+
+    @app.timer(interval=5.0)
+    async def heartbeat():
+        # The event loop is alive and the consumer is running.
+        health.beat()
+
+    return app
+
+
+def run_transform(stage: TransformStage, settings: CommonSettings, group_id: str, metrics_port: int) -> None:
+    ensure_topics(settings)
+    health = Health(stage.name)
+    serve_observability(health, settings.metrics_host, metrics_port)
+    app = build_app(stage, settings, group_id, health)
+    worker = faust.Worker(app, loglevel=settings.log_level.lower(), quiet=True)
+    worker.execute_from_commandline()

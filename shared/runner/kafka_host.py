@@ -1,0 +1,186 @@
+"""Hosts a SinkStage on a kafka-python consumer (the index service).
+
+The chain: poll -> decode -> write (Elasticsearch bulk) -> dead-letter what the
+sink refused -> flush the dead letters -> commit the batch's offsets. Offsets
+are committed only after the write and the dead letters are confirmed, so a
+crash anywhere before replays the batch; deterministic ids make that harmless.
+
+Backpressure: when the sink is unavailable the batch is kept, every assigned
+partition is paused and the loop keeps polling (paused partitions return
+nothing, but the consumer stays in its group) until the retry time comes. The
+loop never sleeps, so heartbeats and rebalances keep working.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import time
+from dataclasses import dataclass
+
+from kafka import ConsumerRebalanceListener, OffsetAndMetadata, TopicPartition
+from kafka.errors import CommitFailedError
+
+from shared import metrics
+from shared.kafka_io import ensure_topics, make_consumer, make_producer
+from shared.observability import Health, serve_observability
+from shared.runner.chain import Decoded, InRecord, dead_letter, decode_records
+from shared.runner.invalid_ratio import InvalidRatioGuard
+from shared.runner.stage import SinkStage, TransientWriteError
+from shared.settings import CommonSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PendingBatch:
+    records: list[InRecord]
+    attempts: int = 0
+    retry_at: float = 0.0
+    decoded: Decoded | None = None  # decoded once, kept across retries
+
+
+class _DropPendingOnRevoke(ConsumerRebalanceListener):
+    """A paused batch whose partitions move to another consumer is theirs now."""
+
+    def __init__(self, host: "SinkHost") -> None:
+        self.host = host
+
+    def on_partitions_revoked(self, revoked):
+        if self.host.pending is not None and revoked:
+            log.info("partitions revoked while a batch waited; it will be redelivered to the new owner")
+            self.host.pending = None
+            self.host.resume_all()
+
+    def on_partitions_assigned(self, assigned):
+        if self.host.pending is not None and assigned:
+            self.host.pause_all()  # still backing off: new partitions wait too
+
+
+class SinkHost:
+    def __init__(self, stage: SinkStage, settings: CommonSettings, group_id: str, health: Health,
+                 poll_timeout_ms: int = 500, retry_backoff_max_s: float = 30.0) -> None:
+        self.stage = stage
+        self.settings = settings
+        self.health = health
+        self.poll_timeout_ms = poll_timeout_ms
+        self.retry_backoff_max_s = retry_backoff_max_s
+        self.guard = InvalidRatioGuard(settings.max_invalid_ratio, settings.invalid_window)
+        self.consumer = make_consumer(settings, group_id, [stage.source_topic], max_poll_records=stage.batch_size)
+        self.consumer.unsubscribe()
+        self.consumer.subscribe([stage.source_topic], listener=_DropPendingOnRevoke(self))
+        self.producer = make_producer(settings, client_id=f"{group_id}-deadletter")
+        self.pending: PendingBatch | None = None
+        self.running = True
+
+    # -- the loop -------------------------------------------------------------
+    def run(self) -> None:
+        while self.running:
+            polled = self.consumer.poll(timeout_ms=self.poll_timeout_ms)
+            self.health.beat(paused=bool(self.pending))
+            if polled and self.pending is None:
+                self.pending = PendingBatch(records=[_in_record(r) for rs in polled.values() for r in rs])
+            elif polled:
+                self._rewind(polled)
+            if self.pending is not None and time.monotonic() >= self.pending.retry_at:
+                self._try_batch(self.pending)
+        self.close()
+
+    def _try_batch(self, batch: PendingBatch) -> None:
+        started = time.perf_counter()
+        if batch.decoded is None:
+            batch.decoded = decode_records(self.stage.name, batch.records, self.guard)
+        decoded = batch.decoded
+        try:
+            report = self.stage.write(decoded.stories) if decoded.stories else None
+        except TransientWriteError as exc:
+            batch.attempts += 1
+            delay = min(self.retry_backoff_max_s, 0.5 * 2 ** min(batch.attempts, 10))
+            batch.retry_at = time.monotonic() + delay
+            metrics.DOWNSTREAM_RETRIES.labels(self.stage.name).inc()
+            log.warning("sink unavailable (%s); pausing, retry %d in %.1fs", exc, batch.attempts, delay)
+            self.pause_all()
+            return
+        dead = list(decoded.dead)
+        written = len(decoded.stories)
+        if report is not None:
+            for position, rejected in report.rejected.items():
+                record, story = decoded.records[position], decoded.stories[position]
+                dead.append(dead_letter(self.stage.name, record, rejected, story.id))
+            written -= len(report.rejected) + len(report.stale)
+            if report.stale:
+                metrics.STALE_VERSIONS.inc(len(report.stale))
+        for out in dead:
+            self.producer.send(self.settings.topic_deadletter, key=out.key, value=out.value, headers=out.headers)
+        self.producer.flush()  # dead letters confirmed before their offsets are committed
+        self._commit(batch.records)
+        metrics.MESSAGES_OUT.labels(self.stage.name).inc(written)
+        metrics.BATCH_SIZE.labels(self.stage.name).observe(len(batch.records))
+        metrics.BATCH_SECONDS.labels(self.stage.name).observe(time.perf_counter() - started)
+        self.pending = None
+        self.resume_all()
+
+    def _commit(self, records: list[InRecord]) -> None:
+        offsets: dict[TopicPartition, OffsetAndMetadata] = {}
+        for record in records:
+            tp = TopicPartition(record.topic, record.partition)
+            next_offset = record.offset + 1
+            if tp not in offsets or offsets[tp].offset < next_offset:
+                offsets[tp] = OffsetAndMetadata(next_offset, "", -1)
+        try:
+            self.consumer.commit(offsets)
+        except CommitFailedError as exc:
+            # The group rebalanced under us; the new owner replays these records and
+            # the deterministic _id makes the replay an overwrite, not a duplicate.
+            log.warning("commit failed after a rebalance (records will be replayed): %s", exc)
+
+    def _rewind(self, polled) -> None:
+        # Records that arrived while a batch still waits (a partition assigned
+        # mid-backoff): hand them back, never skip them.
+        for tp, records in polled.items():
+            self.consumer.seek(tp, records[0].offset)
+        self.pause_all()
+
+    # -- backpressure -----------------------------------------------------------
+    def pause_all(self) -> None:
+        assigned = self.consumer.assignment()
+        if assigned:
+            self.consumer.pause(*assigned)
+        metrics.PAUSED_PARTITIONS.labels(self.stage.name).set(len(assigned))
+
+    def resume_all(self) -> None:
+        paused = self.consumer.paused()
+        if paused:
+            self.consumer.resume(*paused)
+        metrics.PAUSED_PARTITIONS.labels(self.stage.name).set(0)
+
+    def stop(self, *_: object) -> None:
+        self.running = False
+
+    def close(self) -> None:
+        self.producer.flush()
+        self.producer.close()
+        self.consumer.close(autocommit=False)
+
+
+def _in_record(record) -> InRecord:
+    return InRecord(
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        key=record.key,
+        value=record.value,
+        headers=list(record.headers or []),
+    )
+
+
+def run_sink(stage: SinkStage, settings: CommonSettings, group_id: str, metrics_port: int,
+             poll_timeout_ms: int = 500, retry_backoff_max_s: float = 30.0) -> None:
+    ensure_topics(settings)
+    health = Health(stage.name)
+    serve_observability(health, settings.metrics_host, metrics_port)
+    host = SinkHost(stage, settings, group_id, health, poll_timeout_ms, retry_backoff_max_s)
+    signal.signal(signal.SIGTERM, host.stop)
+    signal.signal(signal.SIGINT, host.stop)
+    log.info("%s consuming %s as group %s", stage.name, stage.source_topic, group_id)
+    host.run()

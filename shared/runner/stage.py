@@ -1,0 +1,83 @@
+"""What a pipeline stage is: a pure function over a batch of stories.
+
+A service declares one stage; the runner hosts it (decode -> process -> write
+-> commit). Stages never touch Kafka themselves, so they test without a broker.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from shared.contract import Story
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """An item a stage refuses; it goes to the dead-letter topic with this reason."""
+
+    reason_class: str
+    reason: str
+
+
+ProcessFn = Callable[[list[Story]], list["Story | Rejected"]]
+
+
+@dataclass
+class TransformStage:
+    """Reads stories from one topic, writes the processed stories to another."""
+
+    name: str
+    source_topic: str
+    sink_topic: str
+    process: ProcessFn
+    batch_size: int = 32
+    batch_wait_s: float = 0.2
+
+
+class TransientWriteError(Exception):
+    """The sink is unavailable for now (down, overloaded): retry the whole batch later."""
+
+
+@dataclass
+class WriteReport:
+    """What the sink made of a batch, by position in the batch."""
+
+    rejected: dict[int, Rejected] = field(default_factory=dict)  # refused for good -> dead letter
+    stale: set[int] = field(default_factory=set)  # superseded by a newer version: fine, not an error
+
+
+WriteFn = Callable[[list[Story]], WriteReport]
+
+
+@dataclass
+class SinkStage:
+    """Reads stories from a topic and lands them in an external store."""
+
+    name: str
+    source_topic: str
+    write: WriteFn
+    batch_size: int = 500
+
+
+def process_isolating_failures(process: ProcessFn, stories: list[Story]) -> list[Story | Rejected]:
+    """Run a stage over a batch; if the batch blows up, find the item that did it.
+
+    One poison story must not stall a partition or take good stories with it:
+    on an exception we retry item by item and reject only the ones that fail.
+    """
+    if not stories:
+        return []
+    try:
+        results = process(stories)
+        if len(results) != len(stories):
+            raise RuntimeError(f"stage returned {len(results)} results for {len(stories)} stories")
+        return results
+    except Exception as exc:  # noqa: BLE001 - anything a stage raises is isolated, never fatal
+        if len(stories) == 1:
+            log.warning("story %s failed processing: %r", stories[0].id, exc)
+            return [Rejected("processing_error", f"{type(exc).__name__}: {exc}")]
+    return [process_isolating_failures(process, [story])[0] for story in stories]
