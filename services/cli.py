@@ -1,5 +1,6 @@
 """The `wirestream` command.
 
+  wirestream demo                        `make run`: up, ingest the bundled samples (+ seeds), show results
   wirestream up [--extract-replicas N]   start noida-db and the four services (embedded default)
   wirestream down                        stop what `up` started
   wirestream setup                       create topics, index template and alias (idempotent)
@@ -20,6 +21,7 @@ from shared.settings import SERVICE_SETTINGS, CommonSettings, IndexSettings, Ing
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_RUN_DIR = REPO_ROOT / ".run"
+SAMPLES_DIR = REPO_ROOT / "services" / "ingest" / "samples"
 
 
 def _stack_config(args: argparse.Namespace):
@@ -48,6 +50,37 @@ def cmd_up(args: argparse.Namespace) -> int:
         print(f"  {name:<12} health {url}  metrics {url.replace('/healthz', '/metrics')}")
     print(f"  ingest API   http://127.0.0.1:{config.http_port}/v1/items")
     return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """The main job on the embedded default, end to end."""
+    import os
+
+    from shared.elastic import make_client
+    from services.ingest.files import ingest_paths
+    from services.ingest.publisher import StoryPublisher
+    from services.search_report import summary_lines, wait_for_ids
+
+    cmd_up(args)
+    paths = [SAMPLES_DIR]
+    seeds = Path(os.environ.get("WIRESTREAM_SHARED_DATA", REPO_ROOT.parent / "shared" / "data")) / "seeds"
+    if seeds.is_dir():
+        paths.append(seeds)
+    print(f"ingesting {', '.join(str(p) for p in paths)}")
+    settings = IndexSettings()
+    publisher = StoryPublisher(IngestSettings(), client_id="wirestream-demo")
+    try:
+        summary = ingest_paths(paths, publisher, IngestSettings().max_item_bytes, show_progress=True)
+    finally:
+        publisher.close()
+    print("\n".join(summary.lines()))
+    es = make_client(settings)
+    waiting = summary.visible_ids
+    found = wait_for_ids(es, settings.index_alias, waiting, timeout_s=args.timeout)
+    print(f"{found} of {len(waiting)} visible stories searchable")
+    print("\n".join(summary_lines(es, settings.index_alias, args.query)))
+    print("\nstop everything with: make down")
+    return 0 if found == len(waiting) else 1
 
 
 def cmd_down(args: argparse.Namespace) -> int:
@@ -146,6 +179,13 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--run-dir", default=str(DEFAULT_RUN_DIR))
     up.add_argument("--extract-replicas", type=int, default=1, help="extract processes (one per core)")
     up.set_defaults(func=cmd_up)
+
+    demo = sub.add_parser("demo", help="up + ingest the bundled samples + show search results")
+    demo.add_argument("--run-dir", default=str(DEFAULT_RUN_DIR))
+    demo.add_argument("--extract-replicas", type=int, default=2, help="extract processes (one per core)")
+    demo.add_argument("--timeout", type=float, default=180)
+    demo.add_argument("--query", default="Renault", help="full-text search to show")
+    demo.set_defaults(func=cmd_demo)
 
     down = sub.add_parser("down", help="stop what `up` started")
     down.add_argument("--run-dir", default=str(DEFAULT_RUN_DIR))

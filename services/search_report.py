@@ -20,6 +20,18 @@ def wait_searchable(es: Elasticsearch, alias: str, expected: int, timeout_s: flo
     return count
 
 
+def wait_for_ids(es: Elasticsearch, alias: str, ids: set[str], timeout_s: float = 120) -> int:
+    """Wait until every id is searchable through the alias; returns how many are."""
+    deadline = time.monotonic() + timeout_s
+    found = 0
+    while True:
+        es.indices.refresh(index=alias)
+        found = es.count(index=alias, query={"ids": {"values": sorted(ids)}})["count"] if ids else 0
+        if found >= len(ids) or time.monotonic() > deadline:
+            return found
+        time.sleep(0.5)
+
+
 def summary_lines(es: Elasticsearch, alias: str, query: str | None = None, top: int = 10) -> list[str]:
     es.indices.refresh(index=alias)
     response = es.search(

@@ -11,7 +11,7 @@ import time
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
-from kafka.errors import KafkaError, NoBrokersAvailable, TopicAlreadyExistsError
+from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from shared.settings import CommonSettings
 
@@ -34,7 +34,7 @@ def wait_for_admin(settings: CommonSettings, timeout_s: float = 60.0) -> KafkaAd
     while True:
         try:
             return KafkaAdminClient(bootstrap_servers=bootstrap_servers(settings), client_id="wirestream-admin")
-        except (NoBrokersAvailable, KafkaError) as exc:
+        except KafkaError as exc:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"Kafka at {settings.kafka_bootstrap} not reachable: {exc}") from exc
             time.sleep(0.5)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from shared.contract import Story
+from shared.contract import Story, utcnow
 from services.ingest.formats import InputError, parse_bytes
 from services.ingest.publisher import StoryPublisher
 
@@ -28,6 +28,7 @@ class IngestSummary:
     duplicates: int = 0
     rejected: list[tuple[str, str]] = field(default_factory=list)  # (where, reason)
     formats: dict[str, int] = field(default_factory=dict)
+    visible_ids: set[str] = field(default_factory=set)  # accepted stories search should show now
 
     def lines(self) -> list[str]:
         out = [
@@ -52,6 +53,11 @@ def iter_files(paths: Iterable[Path]) -> list[Path]:
         else:
             raise FileNotFoundError(f"no such file or folder: {path}")
     return files
+
+
+def _visible_now(story: Story) -> bool:
+    embargoed = story.embargo_until is not None and story.embargo_until > utcnow()
+    return story.pub_status == "usable" and not embargoed
 
 
 def _wanted(path: Path) -> bool:
@@ -82,5 +88,6 @@ def ingest_paths(paths: list[Path], publisher: StoryPublisher | None, max_bytes:
         if publisher is not None and fresh:
             publisher.publish(fresh)
         summary.accepted += len(fresh)
+        summary.visible_ids.update(s.id for s in fresh if _visible_now(s))
         summary.formats[result.format] = summary.formats.get(result.format, 0) + len(fresh)
     return summary

@@ -1,0 +1,50 @@
+# wirestream: the two commands a newcomer needs are `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+WS     := $(VENV)/bin/wirestream
+STAMP  := $(VENV)/.installed
+SHARED_DATA ?= $(abspath ../shared/data)
+
+.PHONY: run down test test-unit test-integration bench eval docs venv clean
+
+## Create the virtual environment and install wirestream with everything it needs from PyPI.
+venv: $(STAMP)
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## The main job on the embedded default: noida-db + four services, ingest samples, show search results.
+run: venv
+	WIRESTREAM_SHARED_DATA=$(SHARED_DATA) $(WS) demo --extract-replicas 2
+
+## Stop everything `make run` started.
+down:
+	@if [ -x $(WS) ]; then $(WS) down; else echo "nothing to stop (no $(VENV))"; fi
+
+## Unit and integration tests; the test session starts its own noida-db and services on free ports.
+test: venv
+	WIRESTREAM_SHARED_DATA=$(SHARED_DATA) $(PY) -m pytest -q -ra
+
+test-unit: venv
+	WIRESTREAM_SHARED_DATA=$(SHARED_DATA) $(PY) -m pytest -q -ra tests/unit
+
+test-integration: venv
+	WIRESTREAM_SHARED_DATA=$(SHARED_DATA) $(PY) -m pytest -q -ra tests/integration
+
+## Speed and memory figures, written to bench/results/*.json (never asserted in tests).
+bench: venv
+	WIRESTREAM_SHARED_DATA=$(SHARED_DATA) $(PY) -m bench.run
+
+## Language-ID and NER quality against ../shared/data, written to eval/results.json.
+eval: venv
+	WIRESTREAM_SHARED_DATA=$(SHARED_DATA) $(PY) -m eval.run
+
+## Regenerate docs/configuration.md from the settings classes.
+docs: venv
+	$(WS) config --markdown > docs/configuration.md
+
+clean: down
+	rm -rf .run .pytest_cache
