@@ -41,3 +41,44 @@ def test_threshold_gives_und():
 def test_seed_stories():
     assert identify_language("", seed_text("000")).code == "en"
     assert identify_language("", seed_text("001")).code == "fr"
+
+
+def test_han_without_kana_is_chinese_not_japanese():
+    g = identify_language("", "东京股市周三下跌，日产汽车股价下跌百分之三。")
+    assert g.code == "zh"
+
+
+def test_kana_means_japanese():
+    assert identify_language("", "日産の関副最高執行責任者が退任する見通しだと発表した。").code == "ja"
+
+
+def test_hangul_is_korean():
+    assert identify_language("", "닛산 자동차는 수요일 성명을 발표했다.").code == "ko"
+
+
+def test_declared_breaks_a_near_tie_only():
+    # Han-only text: zh vs ja is a dead heat, the feed's declaration decides.
+    assert identify_language("", "東京都知事選挙", declared="ja").code == "ja"
+    assert identify_language("", "東京都知事選挙").code == "zh"
+    # A clear answer is never overridden by the declaration.
+    g = identify_language("", "The central bank raised interest rates on Wednesday.", declared="de")
+    assert g.code == "en"
+
+
+def test_declared_tags_are_normalised():
+    g = identify_language("", "東京都知事選挙", declared="ja-JP")
+    assert g.code == "ja"
+
+
+def test_no_letters_is_und():
+    assert identify_language("", "145 , 118 , 102").code == "und"
+
+
+def test_iso_codes():
+    from services.langdetect.iso639 import acceptable, normalise_code, to_iso
+
+    assert to_iso("__label__en") == "en"
+    assert to_iso("als") == "gsw"  # fastText 'als' is Alemannic, not Tosk Albanian
+    assert to_iso("ceb") == "ceb"  # no 639-1 code: 639-3 stays
+    assert normalise_code("eng") == "en" and normalise_code("fr_FR") == "fr"
+    assert "zh" in acceptable("cmn") and "no" in acceptable("nob") and "sq" in acceptable("als")
