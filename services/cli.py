@@ -167,7 +167,7 @@ def cmd_deadletter(args: argparse.Namespace) -> int:
 def cmd_config(args: argparse.Namespace) -> int:
     from shared.settings_docs import settings_markdown
 
-    print(settings_markdown())
+    sys.stdout.write(settings_markdown())
     return 0
 
 

@@ -1,0 +1,178 @@
+"""The integration tier: a real noida-db and the four services as real processes.
+
+The session starts noida-db on free ports with a temporary data folder and the
+services through the same code `make run` uses (services.stack), and tears all
+of it down at the end. Tests talk to them only through the real clients:
+HTTP, kafka-python, elasticsearch-py.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from elasticsearch import Elasticsearch
+from kafka import KafkaConsumer, KafkaProducer
+
+from services import stack
+from services.stack import StackConfig
+
+pytestmark = pytest.mark.integration
+
+
+def _free_ports(count: int) -> list[int]:
+    sockets, ports = [], []
+    for _ in range(count):
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        sockets.append(sock)
+        ports.append(sock.getsockname()[1])
+    for sock in sockets:
+        sock.close()
+    return ports
+
+
+def _free_port_block(width: int = 20) -> int:
+    """A base port with `width` free ports above it (metrics ports sit 10 apart)."""
+    for _ in range(50):
+        base = _free_ports(1)[0]
+        if base + width >= 65535:
+            continue
+        try:
+            probes = []
+            for port in range(base, base + width):
+                sock = socket.socket()
+                sock.bind(("127.0.0.1", port))
+                probes.append(sock)
+            for sock in probes:
+                sock.close()
+            return base
+        except OSError:
+            for sock in probes:
+                sock.close()
+    raise RuntimeError("no block of free ports")
+
+
+@dataclass
+class Stack:
+    config: StackConfig
+    processes: dict
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.config.kafka_port}"
+
+    @property
+    def es_url(self) -> str:
+        return f"http://127.0.0.1:{self.config.elasticsearch_port}"
+
+    @property
+    def api(self) -> str:
+        return f"http://127.0.0.1:{self.config.http_port}"
+
+    def post(self, path: str, data: bytes, content_type: str = "application/json",
+             headers: dict | None = None) -> tuple[int, dict]:
+        request = urllib.request.Request(self.api + path, data=data, method="POST",
+                                         headers={"Content-Type": content_type, **(headers or {})})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, json.load(response)
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.load(exc)
+
+    def restart(self, service: str) -> None:
+        self.processes[service] = stack.start_service(self.config, service)
+        _wait_one_healthy(self.config, service, self.processes[service])
+
+
+def _wait_one_healthy(config: StackConfig, service: str, process, timeout_s: float = 120) -> None:
+    url = stack.health_urls(config)[service]
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{service} exited with {process.returncode}")
+        if stack._healthy(url):
+            return
+        time.sleep(0.3)
+    raise RuntimeError(f"{service} not healthy after {timeout_s}s")
+
+
+@pytest.fixture(scope="session")
+def running_stack(tmp_path_factory) -> Stack:
+    kafka_port, es_port, http_port = _free_ports(3)
+    base = _free_port_block()
+    config = StackConfig(
+        run_dir=tmp_path_factory.mktemp("stack"),
+        kafka_port=kafka_port,
+        elasticsearch_port=es_port,
+        http_port=http_port,
+        metrics_ports={"ingest": base, "langdetect": base + 1, "extract": base + 2, "index": base + 3},
+        # Small bulks so the crash test can kill the index service between two of them.
+        extra_env={"WIRESTREAM_LOG_LEVEL": "INFO", "WIRESTREAM_BULK_MAX_DOCS": "25"},
+    )
+    try:
+        processes = stack.up(config)
+    except Exception:
+        _dump_logs(config.run_dir)
+        stack.down(config)
+        raise
+    yield Stack(config, processes)
+    stack.down(config)
+
+
+def _dump_logs(run_dir: Path) -> None:
+    for log in sorted((run_dir / "logs").glob("*.log")):
+        print(f"===== {log.name}\n{log.read_text(errors='replace')[-4000:]}")
+
+
+@pytest.fixture(scope="session")
+def es(running_stack: Stack) -> Elasticsearch:
+    return Elasticsearch(running_stack.es_url)
+
+
+@pytest.fixture(scope="session")
+def producer(running_stack: Stack) -> KafkaProducer:
+    producer = KafkaProducer(bootstrap_servers=running_stack.bootstrap, acks="all",
+                             max_request_size=8 * 1024 * 1024)
+    yield producer
+    producer.close()
+
+
+@pytest.fixture
+def deadletters(running_stack: Stack) -> Callable[[], list[dict]]:
+    """Reads the whole dead-letter topic each call (it is small in tests)."""
+
+    def read() -> list[dict]:
+        consumer = KafkaConsumer("news.deadletter", bootstrap_servers=running_stack.bootstrap,
+                                 group_id=None, auto_offset_reset="earliest", consumer_timeout_ms=2000,
+                                 enable_auto_commit=False, fetch_max_bytes=32 * 1024 * 1024,
+                                 max_partition_fetch_bytes=16 * 1024 * 1024)
+        records = [json.loads(record.value) for record in consumer]
+        consumer.close()
+        return records
+
+    return read
+
+
+def wait_until(predicate: Callable[[], object], timeout_s: float = 60, interval_s: float = 0.3, what: str = ""):
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s}s waiting for {what or predicate}")
+        time.sleep(interval_s)
+
+
+def search_ids(es: Elasticsearch, ids: list[str], index: str = "news") -> dict[str, dict]:
+    es.indices.refresh(index=index)
+    hits = es.search(index=index, query={"ids": {"values": ids}}, size=len(ids) or 1)["hits"]["hits"]
+    return {hit["_id"]: hit["_source"] for hit in hits}
