@@ -21,7 +21,8 @@ import threading
 from shared.contract import Dateline, Entity, Story
 
 from .labels import map_label
-from .normalize import Mention, canonical_key, clean_mention, group_mentions
+from .normalize import Mention, canonical_key, clean_mention, group_mentions, propagate
+from .truecase import truecase_segments
 from .textprep import Prepared, prepare
 
 __all__ = ["Enricher", "MODELS", "NER_ONLY_EXCLUDE"]
@@ -67,7 +68,7 @@ class Enricher:
             idx = [i for i, s in enumerate(stories) if s.language == lang]
             if not idx:
                 continue
-            segs = ((seg, (i, off)) for i in idx for off, seg in preps[i].segments)
+            segs = ((seg, (i, off)) for i in idx for off, seg in truecase_segments(preps[i].segments))
             for doc, (i, off) in nlp.pipe(segs, batch_size=self.batch_size, as_tuples=True):
                 for ent in doc.ents:
                     label = map_label(ent.label_)
@@ -79,7 +80,8 @@ class Enricher:
 
         out = []
         for story, text, prep, ms in zip(stories, texts, preps, mentions):
-            cleaned = [c for c in (clean_mention(m, text) for m in ms) if c is not None]
+            cleaned = [c for m in ms for c in clean_mention(m, text)]
+            cleaned += propagate(cleaned, prep.segments, text)
             entities = group_mentions(cleaned, text)
             update: dict = {"entities": entities, "ner_model": self.model_name(story.language)}
             if story.dateline is None and prep.dateline is not None:

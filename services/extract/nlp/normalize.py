@@ -47,6 +47,25 @@ def canonical_key(text: str) -> str:
     return re.sub(r"\s+", " ", s).strip()
 
 
+# Keys that are never names, whatever a model says: time zones, job titles.
+STOP_KEYS = frozenset({
+    "gmt", "utc", "cet", "cest", "est", "edt", "pst", "pdt", "cst", "cdt", "bst", "jst", "ist", "msk",
+    "ceo", "coo", "cfo", "cto", "cio", "vp", "md", "pdg", "dg", "mr", "mrs", "ms", "dr", "m", "mme",
+    "the", "a", "an", "le", "la", "les", "l'", "der", "die", "das", "el", "los", "las", "il", "de", "het",
+})
+# A single-token "person" right after one of these nouns is a company ("manufacturer Nidec").
+ORG_CUE_BEFORE = re.compile(
+    r"\b(?:manufacturer|maker|automaker|carmaker|chipmaker|company|firm|group|bank|carrier|airline|"
+    r"insurer|retailer|supplier|conglomerate|giant|subsidiary|operator|lender|brewer|publisher|"
+    r"fabricant|constructeur|groupe|soci[ée]t[ée]|entreprise|banque|compagnie|Konzern|Hersteller|"
+    r"Firma|Unternehmen|empresa|fabricante|grupo|azienda|gruppo|bedrijf|fabrikant|concern)\s+$",
+    re.IGNORECASE,
+)
+_SPACED_DASH = re.compile(r"\s+[-–—]\s+")
+_TRAILING_NUMBER = re.compile(r"(?:\s+[\d][\d.,:/\-]*)+$")
+_TRAIL_PUNCT = " ,;:-–—\"'“”«»)"
+
+
 @dataclass
 class Mention:
     start: int
@@ -56,23 +75,52 @@ class Mention:
     method: str = "model"
     value: str | None = None
     titled: bool = False
-    votes: Counter = field(default_factory=Counter)
+    weight: float = 1.0
 
 
-def clean_mention(m: Mention, full_text: str) -> Mention | None:
-    """Strip titles, articles and possessives from a name mention; None if nothing is left."""
+def clean_mention(m: Mention, full_text: str) -> list[Mention]:
+    """Normalise one name mention: split at spaced dashes, strip titles,
+    articles, possessives, trailing scores and punctuation. Returns the
+    cleaned mention(s), possibly none."""
     if m.label not in NAME_LABELS:
-        return m
+        return [m]
+    span = full_text[m.start:m.end]
+    parts = list(_split_dash(span, m.start))
+    if len(parts) > 1:
+        # "Lithuania - Danius Gleveckas": two names glued by a dash; each piece
+        # keeps the label only as a weak vote.
+        out = []
+        for s, e in parts:
+            out += clean_mention(Mention(s, e, full_text[s:e], m.label, m.method, m.value, m.titled, 0.0),
+                                 full_text)
+        return out
+    c = _clean_one(m, full_text)
+    return [c] if c is not None else []
+
+
+def _split_dash(span: str, offset: int):
+    pos = 0
+    for d in _SPACED_DASH.finditer(span):
+        yield offset + pos, offset + d.start()
+        pos = d.end()
+    yield offset + pos, offset + len(span)
+
+
+def _clean_one(m: Mention, full_text: str) -> Mention | None:
     start, end = m.start, m.end
     span = full_text[start:end]
-    # Trailing punctuation spaCy sometimes swallows.
-    while span and span[-1] in " .,;:-–—\"'“”«»)":
-        if span.endswith(("'s", "’s")):
+    while True:
+        before = span
+        while span and span[-1] in _TRAIL_PUNCT:
+            span, end = span[:-1], end - 1
+        mt = re.search(r"\s*['’]s?$", span)
+        if mt and mt.start() > 0 and span[mt.start() - 1].isalpha() and (mt.group().strip() != "'" or span[mt.start() - 1] == "s"):
+            span, end = span[: mt.start()], start + mt.start()
+        mt = _TRAILING_NUMBER.search(span)
+        if mt and mt.start() > 0:
+            span, end = span[: mt.start()], start + mt.start()
+        if span == before:
             break
-        span, end = span[:-1], end - 1
-    mt = _POSSESSIVE.search(span)
-    if mt and mt.start() > 0 and span[mt.start() - 1].isalpha():
-        span, end = span[: mt.start()], end - (len(span) - mt.start())
     titled = m.titled
     while True:
         t = TITLE_RE.match(span)
@@ -86,14 +134,73 @@ def clean_mention(m: Mention, full_text: str) -> Mention | None:
         span, start = span[1:], start + 1
     if not span or not any(c.isalpha() for c in span):
         return None
+    key = canonical_key(span)
+    if key in STOP_KEYS:
+        return None
     if not titled and TITLE_BEFORE_RE.search(full_text[max(0, start - 8):start]):
         titled = True
-    label = "PERSON" if titled and m.label in ("PERSON", "ORG", "MISC") else m.label
-    return Mention(start, end, span, label, m.method, m.value, titled)
+    label = m.label
+    if titled and label in ("PERSON", "ORG", "MISC"):
+        label = "PERSON"
+    elif (label == "PERSON" and not titled and " " not in span
+          and ORG_CUE_BEFORE.search(full_text[max(0, start - 40):start])):
+        label = "ORG"
+    return Mention(start, end, span, label, m.method, m.value, titled, m.weight)
 
 
 def _tokens(key: str) -> list[str]:
     return key.split()
+
+
+def _majority(group: list[Mention]) -> Counter:
+    votes: Counter = Counter()
+    for m in group:
+        votes[m.label] += m.weight
+    if not any(votes.values()):
+        votes = Counter(m.label for m in group)
+    return votes
+
+
+def propagate(mentions: list[Mention], segments: list[tuple[int, str]], full_text: str) -> list[Mention]:
+    """Mentions the model missed: other occurrences of a name already found in
+    the story (exact, case-sensitive, on word boundaries), and bare surnames of
+    persons named in full. They carry no label vote (weight 0)."""
+    names = [m for m in mentions if m.label in NAME_LABELS]
+    if not names:
+        return []
+    by_key: dict[str, list[Mention]] = {}
+    for m in names:
+        by_key.setdefault(canonical_key(m.text), []).append(m)
+    targets: dict[str, tuple[str, str]] = {}  # surface -> (label, method)
+    for key, group in by_key.items():
+        label = _majority(group).most_common(1)[0][0]
+        method = group[0].method
+        for m in group:
+            if len(m.text) >= 2 and m.text[0].isupper() and not m.text.isupper() or len(m.text) >= 3 and m.text.isupper():
+                targets.setdefault(m.text, (label, method))
+        toks = max(group, key=lambda x: len(x.text)).text.split()
+        if label == "PERSON" and len(toks) >= 2:
+            last = toks[-1]
+            if len(last) >= 3 and last[0].isupper() and canonical_key(last) not in STOP_KEYS:
+                targets.setdefault(last, ("PERSON", method))
+    if not targets:
+        return []
+    covered = bytearray(len(full_text))
+    for m in mentions:
+        covered[m.start:m.end] = b"\x01" * (m.end - m.start)
+    alt = "|".join(re.escape(t) for t in sorted(targets, key=len, reverse=True))
+    rx = re.compile(rf"(?<![\w'’-])(?:{alt})(?![\w-])")
+    out = []
+    for off, seg in segments:
+        for mt in rx.finditer(seg):
+            s, e = off + mt.start(), off + mt.end()
+            if any(covered[s:e]):
+                continue
+            label, method = targets[mt.group()]
+            titled = bool(TITLE_BEFORE_RE.search(full_text[max(0, s - 8):s]))
+            out.append(Mention(s, e, mt.group(), label, method, None, titled, 0.0))
+            covered[s:e] = b"\x01" * (e - s)
+    return out
 
 
 def group_mentions(mentions: list[Mention], full_text: str) -> list[Entity]:
@@ -134,7 +241,7 @@ def group_mentions(mentions: list[Mention], full_text: str) -> list[Entity]:
 
     out: list[Entity] = []
     for key, group in names.items():
-        votes = Counter(m.label for m in group)
+        votes = _majority(group)
         surname_mentions = len(_tokens(key)) > 1 and any(
             len(_tokens(canonical_key(m.text))) == 1 and m.label == "PERSON" for m in group
         )

@@ -1,0 +1,1 @@
+"""Offline evaluation of language ID and entity extraction against the shared dev data."""
