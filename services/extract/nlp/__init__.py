@@ -16,11 +16,14 @@ Offsets always point into ``story.text`` (headline + "\\n\\n" + body).
 
 from __future__ import annotations
 
+import re
 import threading
+from datetime import date
 
 from shared.contract import Dateline, Entity, Story
 
-from .labels import map_label
+from .labels import VALUE_LABELS, map_label
+from .rules import estimate_reference, find_values
 from .normalize import Mention, canonical_key, clean_mention, group_mentions, propagate
 from .truecase import truecase_segments
 from .textprep import Prepared, prepare
@@ -80,6 +83,10 @@ class Enricher:
 
         out = []
         for story, text, prep, ms in zip(stories, texts, preps, mentions):
+            ref, ref_year = reference_date(story, prep)
+            day_ref = ref or (estimate_reference(prep.segments, ref_year) if ref_year else None)
+            rule_ms = [v for off, seg in prep.segments for v in find_values(seg, off, story.language, day_ref, ref_year, weekday_ref=ref)]
+            ms = _merge_values(ms, rule_ms)
             cleaned = [c for m in ms for c in clean_mention(m, text)]
             cleaned += propagate(cleaned, prep.segments, text)
             entities = group_mentions(cleaned, text)
@@ -101,3 +108,57 @@ class Enricher:
             if d.agency and d.agency_span:
                 ms.append(Mention(*d.agency_span, d.agency, "ORG", "rule"))
         return ms
+
+
+_TEMPORAL = re.compile(
+    r"\d|year|month|week|day|today|yesterday|tomorrow|spring|summer|autumn|fall|winter|season|decade|century|"
+    r"quarter|morning|evening|night|weekend|january|february|march|april|may|june|july|august|september|"
+    r"october|november|december|monday|tuesday|wednesday|thursday|friday|saturday|sunday",
+    re.IGNORECASE,
+)
+_AGE = re.compile(r"\d+[- ](?:year|month|week|day)s?[- ]old", re.IGNORECASE)
+
+
+def _merge_values(model_ms: list[Mention], rule_ms: list[Mention]) -> list[Mention]:
+    """Rules win over the model for DATE/MONEY/PERCENT/QUANTITY; model value
+    spans that overlap no rule match are kept unless they are ages or have no
+    temporal/numeric content ("the end of")."""
+    if not rule_ms:
+        spans = []
+    else:
+        spans = sorted((m.start, m.end) for m in rule_ms)
+    out = list(rule_ms)
+    for m in model_ms:
+        if m.label in VALUE_LABELS:
+            if any(a < m.end and m.start < b for a, b in spans):
+                continue
+            if _AGE.search(m.text) or not _TEMPORAL.search(m.text):
+                continue
+        elif any(a <= m.start and m.end <= b for a, b in spans):
+            continue  # a name inside a money/date match ("Euro" in "1,5 Milliarden Euro")
+        out.append(m)
+    return out
+
+
+_ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+_YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")
+
+
+def reference_date(story: Story, prep: Prepared) -> tuple[date | None, int | None]:
+    """The date relative dates are resolved against: publication date, else
+    the dateline's date, else (year only) the copyright footer's year."""
+    for d in (story.published_at, story.updated_at):
+        if d is not None:
+            return d.date(), d.year
+    for text in ((story.dateline.date if story.dateline else None), (prep.dateline.date if prep.dateline else None)):
+        if text:
+            m = _ISO_DATE.search(text)
+            if m:
+                try:
+                    d = date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+                    return d, d.year
+                except ValueError:
+                    pass
+    if prep.footer_year:
+        return None, prep.footer_year
+    return None, None

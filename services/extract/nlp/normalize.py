@@ -135,8 +135,8 @@ def _clean_one(m: Mention, full_text: str) -> Mention | None:
     if not span or not any(c.isalpha() for c in span):
         return None
     key = canonical_key(span)
-    if key in STOP_KEYS:
-        return None
+    if key in STOP_KEYS or not any(c.isupper() for c in span):
+        return None  # time zones, job titles, and all-lowercase fragments ("qu'") are not names
     if not titled and TITLE_BEFORE_RE.search(full_text[max(0, start - 8):start]):
         titled = True
     label = m.label
@@ -264,6 +264,7 @@ def group_mentions(mentions: list[Mention], full_text: str) -> list[Entity]:
         offsets = sorted({(m.start, m.end) for m in group})
         first = min(group, key=lambda x: x.start)
         value = next((m.value for m in group if m.value), None)
+        key = canonical_key(value) if value else key
         method = Counter(m.method for m in group).most_common(1)[0][0]
         out.append(Entity(text=first.text, label=label, key=key, count=len(offsets), offsets=offsets,
                           method=method, value=value))

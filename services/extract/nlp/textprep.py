@@ -55,6 +55,7 @@ class Prepared:
     dateline: ParsedDateline | None = None
     footers: list[tuple[int, int]] = field(default_factory=list)
     footer_agency: str | None = None
+    footer_year: int | None = None
     footer_agency_span: tuple[int, int] | None = None
 
 
@@ -127,6 +128,8 @@ def prepare(text: str, headline: str = "") -> Prepared:
         m = _FOOTER.match(ln)
         if m:
             prep.footers.append((o, o + len(ln)))
+            if m.group("year") and prep.footer_year is None:
+                prep.footer_year = int(m.group("year"))
             agency = (m.group("agency") or "").strip(" .,-")
             if agency and prep.footer_agency is None and len(agency) <= 40:
                 prep.footer_agency = agency

@@ -1,0 +1,338 @@
+"""Rules for dates, money, percentages and quantities, in every language.
+
+Each match becomes a Mention with ``method="rule"`` and a normalised value:
+
+* MONEY    "<amount> <ISO 4217>"      "634.2 yen" -> "634.2 JPY",
+           "10,76 millions d'euros" -> "10760000 EUR", "$1.5bn" -> "1500000000 USD"
+* PERCENT  "<number>%"                "2,96 %" / "2.96 per cent" -> "2.96%"
+* QUANTITY "<amount> <unit>"          "35 km" -> "35 km", "10,76 millions de véhicules"
+                                      -> "10760000 véhicules"
+* DATE     ISO 8601, as precise as the text: "2019-12-04", "2018-11", "2019".
+           Day-month without a year, a bare month and weekdays ("Wednesday",
+           "mercredi") are resolved against the story's reference date (publication
+           date, else the dateline's date, else the copyright year for the year
+           only): a weekday is the latest such day on or before the reference
+           date ("next Wednesday": the first after it); a day-month takes the
+           year that puts it closest to the reference date. When only a year is
+           known (copyright line), the reference is estimated as the latest
+           day-month the story mentions in that year; weekdays then stay
+           unresolved. Without a reference the DATE is kept with no value.
+
+Numbers: "," or "." followed by exactly three digits is a thousands separator
+where that is the language's convention (en: "12,500"; fr/de/es/it/nl/pt:
+"1.500", "1 500"), otherwise a decimal mark ("10,76", "634.2"). Scale words:
+thousand/million/billion and their French, German, Spanish, Italian, Dutch and
+Portuguese forms (French "milliard" = 1e9, "billion" = 1e12; German "Milliarde"
+= 1e9, "Billion" = 1e12; Spanish "mil millones" = 1e9, "billón" = 1e12).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+
+from .normalize import Mention
+
+COMMA_DECIMAL = {"fr", "de", "es", "it", "nl", "pt", "ru", "pl", "sv", "da", "no", "fi", "cs", "tr", "ro"}
+
+# --- scale words -----------------------------------------------------------
+_SCALES: list[tuple[str, float]] = [
+    (r"mil\s+millones", 1e9), (r"billones?|billón", 1e12),  # es (before the generic words)
+    (r"thousands?|k\b|mille|milles|tausend|Tsd\.?|mila|duizend|mil\b", 1e3),
+    (r"millions?|million|Millionen|Million|Mio\.?|millones|millón|milioni|milione|miljoen|miljoenen|milhões|milhão|mln\.?|mn\b|m\b", 1e6),
+    (r"billions?|bn\b|milliards?|Milliarden|Milliarde|Mrd\.?|miliardi|miliardo|miljard|miljarden|bilhões|bilhão|mld\.?", 1e9),
+    (r"trillions?|tn\b", 1e12),
+]
+_SCALE_ALT = "|".join(p for p, _ in _SCALES)
+# languages where "billion"/"Billion" is 1e12
+_LONG_SCALE = {"fr", "de", "es", "it", "nl", "pt"}
+
+NUM = r"\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?:[.,]\d+)?|\d+(?:[.,]\d+)*|\d+ , \d+"
+_NUM_RE = re.compile(NUM)
+
+_CURRENCY_WORDS: list[tuple[str, str]] = [
+    (r"US dollars?|U\.S\. dollars?|dollars? am[ée]ricains?|US-Dollar|d[óo]lares estadounidenses", "USD"),
+    (r"Canadian dollars?|dollars? canadiens?", "CAD"),
+    (r"Australian dollars?|dollars? australiens?", "AUD"),
+    (r"Hong Kong dollars?", "HKD"),
+    (r"dollars?|Dollar|d[óo]lares|dollari|dollaro", "USD"),
+    (r"euros?|Euro|EUR|euro", "EUR"),
+    (r"yens?|Yen", "JPY"),
+    (r"yuans?|renminbi|Yuan", "CNY"),
+    (r"pounds? sterling|pounds?|livres? sterling|Pfund|libras? esterlinas?|sterline", "GBP"),
+    (r"Swiss francs?|francs? suisses?|Franken", "CHF"),
+    (r"rupees?|roupies?", "INR"),
+    (r"won", "KRW"),
+    (r"roubles?|rubles?|Rubel", "RUB"),
+    (r"reais|real", "BRL"),
+]
+_CODES = "USD|EUR|JPY|GBP|CHF|CNY|CAD|AUD|HKD|INR|KRW|RUB|BRL|SEK|NOK|DKK|PLN|MXN|ZAR|TRY|SGD|NZD"
+_SYMBOLS = [("US$", "USD"), ("C$", "CAD"), ("A$", "AUD"), ("HK$", "HKD"), ("NZ$", "NZD"), ("S$", "SGD"),
+            ("R$", "BRL"), ("$", "USD"), ("€", "EUR"), ("£", "GBP"), ("¥", "JPY"), ("₹", "INR"),
+            ("₩", "KRW"), ("₽", "RUB"), ("CHF", "CHF"), ("Fr.", "CHF")]
+_SYM_ALT = "|".join(re.escape(s) for s, _ in _SYMBOLS) + "|" + _CODES
+_CUR_WORD_ALT = "|".join(p for p, _ in _CURRENCY_WORDS) + "|" + _CODES
+
+_OF = r"(?:\s+(?:de|of|d['’]|di|van)\s*|\s+)"
+
+MONEY_RE = re.compile(
+    rf"(?P<sym>{_SYM_ALT})\s?(?P<n1>{NUM})(?:\s?(?P<s1>{_SCALE_ALT}))?(?![\w])"
+    rf"|(?<![\w.,])(?P<n2>{NUM})(?:\s?(?P<s2>{_SCALE_ALT}))?(?:{_OF})?\s?(?P<cur>{_CUR_WORD_ALT}|[€$£¥])(?![\w])",
+)
+PERCENT_RE = re.compile(
+    rf"(?<![\w.,])(?P<n>{NUM})\s?(?:%|per\s?cent\b|pour\s?cent\b|pour-cent\b|Prozent\b|por\s?ciento\b|per\s?cento\b|procent\b|por\s?cento\b)"
+)
+_UNITS: list[tuple[str, str]] = [
+    (r"km²|km2|square kilomet(?:re|er)s?|kilomètres? carrés?|Quadratkilometer", "km2"),
+    (r"km|kilomet(?:re|er)s?|kilomètres?|Kilometer[n]?|kil[óo]metros?|chilometri|chilometro", "km"),
+    (r"miles?|milles?", "mi"),
+    (r"kg|kilo(?:gram(?:me)?s?|s)?|Kilogramm|kilogramos?|chilogrammi", "kg"),
+    (r"tonnes?|tons?|Tonnen|toneladas?|tonnellate|ton", "t"),
+    (r"barrels?|barils?|Barrel|barriles|barili|vaten", "bbl"),
+    (r"lit(?:re|er)s?|Liter|litros?|litri", "l"),
+    (r"hectares?|Hektar|hect[áa]reas?|ettari|ha", "ha"),
+    (r"megawatts?|MW", "MW"), (r"gigawatts?|GW", "GW"), (r"kWh|MWh|GWh|TWh", None),
+    (r"°C|degrees Celsius|degrés", "°C"),
+]
+_UNIT_ALT = "|".join(p for p, _ in _UNITS)
+QUANTITY_RE = re.compile(
+    rf"(?<![\w.,])(?P<n>{NUM})(?:\s?(?P<s>{_SCALE_ALT}))?\s?(?P<unit>{_UNIT_ALT})(?![\w])"
+    rf"|(?<![\w.,])(?P<n2>{NUM})\s(?P<s2>{_SCALE_ALT})(?:{_OF})(?P<noun>[^\W\d_]{{3,}})",
+)
+
+# --- dates -------------------------------------------------------------------
+MONTHS: dict[str, int] = {}
+for _i, _names in enumerate([
+    "january janvier januar jänner enero gennaio januari janeiro jan janv",
+    "february février fevrier februar febrero febbraio februari fevereiro feb févr fevr",
+    "march mars märz maerz marzo maart março mar",
+    "april avril abril aprile apr avr",
+    "may mai mayo maggio mei maio",
+    "june juin juni junio giugno junho jun",
+    "july juillet juli julio luglio julho jul juil",
+    "august août aout agosto augustus aug",
+    "september septembre settembre septiembre setembro sept sep",
+    "october octobre oktober octubre ottobre oktober outubro oct okt",
+    "november novembre noviembre november novembro nov",
+    "december décembre decembre dezember diciembre dicembre december dezembro dec déc dez dic",
+], start=1):
+    for _n in _names.split():
+        MONTHS[_n] = _i
+WEEKDAYS: dict[str, int] = {}
+for _i, _names in enumerate([
+    "monday lundi montag lunes lunedì lunedi maandag segunda-feira",
+    "tuesday mardi dienstag martes martedì martedi dinsdag terça-feira",
+    "wednesday mercredi mittwoch miércoles miercoles mercoledì mercoledi woensdag quarta-feira",
+    "thursday jeudi donnerstag jueves giovedì giovedi donderdag quinta-feira",
+    "friday vendredi freitag viernes venerdì venerdi vrijdag sexta-feira",
+    "saturday samedi samstag sonnabend sábado sabado sabato zaterdag",
+    "sunday dimanche sonntag domingo domenica zondag",
+]):
+    for _n in _names.split():
+        WEEKDAYS[_n] = _i
+_MONTH_ALT = "|".join(sorted((re.escape(m) for m in MONTHS), key=len, reverse=True))
+_WD_ALT = "|".join(sorted((re.escape(w) for w in WEEKDAYS), key=len, reverse=True))
+_NEXT = re.compile(r"(?:next|prochain|nächsten|naechsten|kommenden|próximo|proximo|prossimo|volgende)\s+$", re.I)
+
+DATE_RE = re.compile(
+    rf"(?<![\w-])(?P<iso>\d{{4}}-\d{{2}}-\d{{2}})(?![\w-])"
+    rf"|(?<![\w])(?P<d1>\d{{1,2}})(?:er|\.|º|°)?\s+(?:de\s+)?(?P<m1>{_MONTH_ALT})\.?(?:\s+(?:de\s+)?(?P<y1>\d{{4}}))?(?![\w])"
+    rf"|(?<![\w])(?P<m2>{_MONTH_ALT})\.?\s+(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?(?:,?\s+(?P<y2>\d{{4}}))?(?![\w])"
+    rf"|(?<![\w])(?P<m3>{_MONTH_ALT})(?:\s+(?:de\s+|of\s+)?(?P<y3>\d{{4}}))?(?![\w])"
+    rf"|(?<![\w])(?P<wd>{_WD_ALT})(?![\w])"
+    rf"|\b(?:in|en|im|since|depuis|seit|desde|dal|sinds|until|jusqu'en|début|fin|end of|early|late)\s(?P<y4>(?:19|20)\d{{2}})(?![\w-])",
+    re.IGNORECASE,
+)
+# Month names that are also ordinary words: only with a day or a year next to them.
+_AMBIGUOUS_MONTHS = {"may", "mar", "jan", "mai", "mei", "sept", "sep", "oct", "nov", "dec", "feb", "apr",
+                     "jun", "jul", "aug", "août", "mars", "mayo", "real", "juli", "juni", "dez", "dic"}
+
+
+def parse_number(raw: str, lang: str | None = None) -> float | None:
+    s = raw.replace("\u00a0", " ").replace("\u202f", " ").strip()
+    if re.fullmatch(r"\d+ , \d+", s):  # "0 , 16": a decimal comma with stray spaces
+        s = s.replace(" , ", ".")
+        return float(s)
+    s = re.sub(r"(?<=\d) (?=\d{3}\b)", "", s)
+    comma_dec = (lang or "en") in COMMA_DECIMAL
+    if "," in s and "." in s:
+        dec = "," if s.rfind(",") > s.rfind(".") else "."
+        thou = "." if dec == "," else ","
+        s = s.replace(thou, "").replace(dec, ".")
+    elif "," in s or "." in s:
+        sep = "," if "," in s else "."
+        parts = s.split(sep)
+        grouped = len(parts) > 2 or (len(parts[-1]) == 3 and parts[0] != "0")
+        if len(parts) > 2 or (grouped and ((sep == "," and not comma_dec) or (sep == "." and comma_dec))):
+            s = s.replace(sep, "")
+        elif len(parts) == 2:
+            s = parts[0] + "." + parts[1]
+        else:
+            s = s.replace(sep, "")
+    try:
+        return float(s)
+    except ValueError:
+        return None
+
+
+def _scale(word: str | None, lang: str | None) -> float:
+    if not word:
+        return 1.0
+    w = word.strip()
+    if re.fullmatch(r"billions?|Billion|billón|billones", w) and (lang or "en") in _LONG_SCALE:
+        return 1e12
+    for pat, mult in _SCALES:
+        if re.fullmatch(pat, w, re.IGNORECASE if len(w) > 2 else 0):
+            return mult
+    return 1.0
+
+
+def fmt(x: float) -> str:
+    if abs(x - round(x)) < 1e-9:
+        return str(int(round(x)))
+    return f"{x:.6f}".rstrip("0").rstrip(".")
+
+
+def _currency(tok: str) -> str | None:
+    for s, code in _SYMBOLS:
+        if tok == s:
+            return code
+    if re.fullmatch(_CODES, tok):
+        return tok
+    for pat, code in _CURRENCY_WORDS:
+        if re.fullmatch(pat, tok, re.IGNORECASE):
+            return code
+    return {"€": "EUR", "$": "USD", "£": "GBP", "¥": "JPY"}.get(tok)
+
+
+def _unit(tok: str) -> str:
+    for pat, norm in _UNITS:
+        if re.fullmatch(pat, tok, re.IGNORECASE if len(tok) > 2 else 0):
+            return norm or tok
+    return tok
+
+
+def find_values(seg: str, offset: int, lang: str | None, ref: date | None, ref_year: int | None,
+                weekday_ref: date | None = ...) -> list[Mention]:
+    """All MONEY/PERCENT/QUANTITY/DATE mentions in one segment."""
+    out: list[Mention] = []
+    taken = bytearray(len(seg))
+    wd_ref = ref if weekday_ref is ... else weekday_ref
+
+    def add(s: int, e: int, label: str, value: str | None):
+        if any(taken[s:e]):
+            return
+        taken[s:e] = b"\x01" * (e - s)
+        out.append(Mention(offset + s, offset + e, seg[s:e], label, "rule", value))
+
+    for m in MONEY_RE.finditer(seg):
+        n = m.group("n1") or m.group("n2")
+        amount = parse_number(n, lang)
+        cur = _currency(m.group("sym") or m.group("cur"))
+        if amount is None or cur is None:
+            continue
+        amount *= _scale(m.group("s1") or m.group("s2"), lang)
+        add(m.start(), m.end(), "MONEY", f"{fmt(amount)} {cur}")
+    for m in PERCENT_RE.finditer(seg):
+        v = parse_number(m.group("n"), lang)
+        if v is not None:
+            add(m.start(), m.end(), "PERCENT", f"{fmt(v)}%")
+    for m in QUANTITY_RE.finditer(seg):
+        n = m.group("n") or m.group("n2")
+        v = parse_number(n, lang)
+        if v is None:
+            continue
+        v *= _scale(m.group("s") or m.group("s2"), lang)
+        unit = _unit(m.group("unit")) if m.group("unit") else m.group("noun")
+        add(m.start(), m.end(), "QUANTITY", f"{fmt(v)} {unit}")
+    for m in DATE_RE.finditer(seg):
+        value = _date_value(m, seg, ref, ref_year, wd_ref)
+        if value is False:
+            continue
+        s0 = m.start("y4") if m.group("y4") else m.start()
+        add(s0, m.end(), "DATE", value or None)
+    return out
+
+
+def _closest_year(month: int, day: int, ref: date) -> int:
+    best = None
+    for y in (ref.year - 1, ref.year, ref.year + 1):
+        try:
+            d = date(y, month, day)
+        except ValueError:
+            continue
+        if best is None or abs((d - ref).days) < abs((best - ref).days):
+            best = d
+    return best.year if best else ref.year
+
+
+def _date_value(m: re.Match, seg: str, ref: date | None, ref_year: int | None, wd_ref: date | None):
+    """ISO value, None when unresolvable, False when the match is not a date."""
+    g = m.groupdict()
+    if g["iso"]:
+        try:
+            date.fromisoformat(g["iso"])
+        except ValueError:
+            return False
+        return g["iso"]
+    if g["m1"] or g["m2"]:
+        mon = MONTHS[(g["m1"] or g["m2"]).lower()]
+        day = int(g["d1"] or g["d2"])
+        year = g["y1"] or g["y2"]
+        if not 1 <= day <= 31:
+            return False
+        if year:
+            y = int(year)
+        elif ref:
+            y = _closest_year(mon, day, ref)
+        elif ref_year:
+            y = ref_year
+        else:
+            return None
+        try:
+            return date(y, mon, day).isoformat()
+        except ValueError:
+            return False
+    if g["m3"]:
+        word = g["m3"]
+        if not g["y3"] and (word.lower() in _AMBIGUOUS_MONTHS or word[0].islower() and word.lower() in {"may", "march"}):
+            return False
+        if not g["y3"] and not word[0].isupper() and word.lower() in {"march", "may"}:
+            return False
+        mon = MONTHS[word.lower()]
+        if g["y3"]:
+            return f"{int(g['y3']):04d}-{mon:02d}"
+        if ref:
+            d = date(ref.year, mon, 1)
+            y = ref.year - 1 if (d - ref).days > 183 else ref.year + 1 if (ref - d).days > 183 else ref.year
+            return f"{y:04d}-{mon:02d}"
+        return f"{ref_year:04d}-{mon:02d}" if ref_year else None
+    if g["wd"]:
+        ref = wd_ref
+        if ref is None:
+            return None
+        wd = WEEKDAYS[g["wd"].lower()]
+        if _NEXT.search(seg[: m.start()]):
+            delta = (wd - ref.weekday()) % 7 or 7
+            return (ref + timedelta(days=delta)).isoformat()
+        delta = (ref.weekday() - wd) % 7
+        return (ref - timedelta(days=delta)).isoformat()
+    if g["y4"]:
+        return g["y4"]
+    return False
+
+
+def estimate_reference(segments: list[tuple[int, str]], year: int) -> date | None:
+    """Latest day-month mentioned in the story, placed in ``year``."""
+    best = None
+    for _, seg in segments:
+        for m in DATE_RE.finditer(seg):
+            g = m.groupdict()
+            if not (g["m1"] or g["m2"]) or (g["y1"] or g["y2"]) and int(g["y1"] or g["y2"]) != year:
+                continue
+            try:
+                d = date(year, MONTHS[(g["m1"] or g["m2"]).lower()], int(g["d1"] or g["d2"]))
+            except ValueError:
+                continue
+            best = d if best is None or d > best else best
+    return best
