@@ -6,6 +6,7 @@
   wirestream setup                       create topics, index template and alias (idempotent)
   wirestream serve SERVICE               run one service in the foreground (ingest|langdetect|extract|index)
   wirestream ingest PATH...              parse files/folders of wire stories and publish them
+  wirestream enrich [PATH...]            language + entities for files or stdin, as JSON lines (no Kafka)
   wirestream summary [--expect N]        wait until N stories are searchable, print what landed
   wirestream deadletter [--limit N]      print dead-letter records (reason, origin)
   wirestream config [--markdown]         every setting, its environment variable and default
@@ -127,6 +128,13 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return 1 if summary.rejected and args.strict else 0
 
 
+def cmd_enrich(args: argparse.Namespace) -> int:
+    from shared.settings import ExtractSettings, LangdetectSettings
+    from services.enrich_offline import main as enrich_main
+
+    return enrich_main(args.paths, LangdetectSettings().und_threshold, ExtractSettings().batch_size)
+
+
 def cmd_summary(args: argparse.Namespace) -> int:
     from shared.elastic import make_client
     from services.search_report import summary_lines, wait_searchable
@@ -203,6 +211,10 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--strict", action="store_true", help="exit 1 when anything was rejected")
     ingest.add_argument("--quiet", action="store_true", help="no progress bar")
     ingest.set_defaults(func=cmd_ingest)
+
+    enrich = sub.add_parser("enrich", help="enrich stories offline and print JSON lines")
+    enrich.add_argument("paths", nargs="*", help="files or folders; none: read stdin")
+    enrich.set_defaults(func=cmd_enrich)
 
     summary = sub.add_parser("summary", help="print what is searchable")
     summary.add_argument("--expect", type=int, default=0, help="wait until this many stories are searchable")
