@@ -8,8 +8,15 @@ and ``ner_model`` set. Steps per story:
 2. NER-only spaCy pipelines for English and French, run with ``nlp.pipe`` over
    the segments of all stories of a language in one batch stream;
 3. label mapping to one label set (``labels``);
-4. within-story normalisation (``normalize``): titles stripped, surnames
-   attached to full names, one label per entity by majority, canonical keys.
+   languages without a model get phrase matching of shipped and learned
+   names instead (``gazetteer``; ``learn=False`` turns learning off);
+4. rules for dates, money, percentages, quantities (``rules``), all languages;
+5. within-story normalisation (``normalize``): titles stripped, surnames
+   attached to full names, names propagated to mentions the model missed,
+   one label per entity by majority, canonical keys.
+
+The Enricher's only state besides the models is the learned-name list, which
+grows (bounded) as stories in en/fr are enriched.
 
 Offsets always point into ``story.text`` (headline + "\\n\\n" + body).
 """
@@ -22,6 +29,7 @@ from datetime import date
 
 from shared.contract import Dateline, Entity, Story
 
+from .gazetteer import Gazetteer
 from .labels import VALUE_LABELS, map_label
 from .rules import estimate_reference, find_values
 from .normalize import Mention, canonical_key, clean_mention, group_mentions, propagate
@@ -44,6 +52,35 @@ NER_ONLY_EXCLUDE: dict[str, list[str]] = {
 _LOAD_LOCK = threading.Lock()
 
 
+_NOT_NEWLINE = re.compile(r"[^\n]")
+
+
+def ner_text(text: str, segments: list[tuple[int, str]]) -> str:
+    """What NER reads for one story: the story text with everything outside
+    the segments (dateline, footers) blanked and ALL-CAPS lines truecased.
+    Same length, so model offsets are story offsets; one doc per story keeps
+    spaCy's cost the same as running it on the raw text."""
+    parts, pos = [], 0
+    for off, seg in segments:
+        if off > pos:
+            parts.append(_NOT_NEWLINE.sub(" ", text[pos:off]))
+        parts.append(seg)
+        pos = off + len(seg)
+    if pos < len(text):
+        parts.append(_NOT_NEWLINE.sub(" ", text[pos:]))
+    return "".join(parts)
+
+
+def _line_pieces(text: str, start: int) -> list[tuple[int, str]]:
+    out, pos = [], 0
+    for part in text.split("\n"):
+        stripped = part.strip()
+        if stripped:
+            out.append((start + pos + part.index(stripped), stripped))
+        pos += len(part) + 1
+    return out
+
+
 def load_ner(lang: str):
     import spacy
 
@@ -51,8 +88,10 @@ def load_ner(lang: str):
 
 
 class Enricher:
-    def __init__(self, batch_size: int = 16):
+    def __init__(self, batch_size: int = 16, learn: bool = True):
         self.batch_size = batch_size
+        self.learn = learn
+        self.gazetteer = Gazetteer()
         self._nlp: dict[str, object] = {}
         with _LOAD_LOCK:
             for lang in MODELS:
@@ -71,15 +110,26 @@ class Enricher:
             idx = [i for i, s in enumerate(stories) if s.language == lang]
             if not idx:
                 continue
-            segs = ((seg, (i, off)) for i in idx for off, seg in truecase_segments(preps[i].segments))
-            for doc, (i, off) in nlp.pipe(segs, batch_size=self.batch_size, as_tuples=True):
+            docs = ((ner_text(texts[i], truecase_segments(preps[i].segments)), i) for i in idx)
+            for doc, i in nlp.pipe(docs, batch_size=self.batch_size, as_tuples=True):
                 for ent in doc.ents:
                     label = map_label(ent.label_)
                     if label is None:
                         continue
-                    mentions[i].append(
-                        Mention(off + ent.start_char, off + ent.end_char, ent.text, label, "model")
-                    )
+                    # Lines are separate: an entity the model ran across a line
+                    # break is cut there, each piece a weak (non-voting) mention.
+                    pieces = _line_pieces(ent.text, ent.start_char)
+                    weight = 1.0 if len(pieces) == 1 else 0.0
+                    for s0, piece in pieces:
+                        mentions[i].append(
+                            Mention(s0, s0 + len(piece), piece, label, "model", weight=weight)
+                        )
+
+        # Languages without a model: shipped and learned names, by phrase matching.
+        for i, s in enumerate(stories):
+            if s.language not in self._nlp:
+                for off, seg in preps[i].segments:
+                    mentions[i].extend(self.gazetteer.find(seg, off))
 
         out = []
         for story, text, prep, ms in zip(stories, texts, preps, mentions):
@@ -90,12 +140,21 @@ class Enricher:
             cleaned = [c for m in ms for c in clean_mention(m, text)]
             cleaned += propagate(cleaned, prep.segments, text)
             entities = group_mentions(cleaned, text)
+            if self.learn and story.language in self._nlp:
+                self._learn(entities)
             update: dict = {"entities": entities, "ner_model": self.model_name(story.language)}
             if story.dateline is None and prep.dateline is not None:
                 d = prep.dateline
                 update["dateline"] = Dateline(text=d.text, place=d.place, agency=d.agency, date=d.date)
             out.append(story.model_copy(update=update, deep=True))
         return out
+
+    def _learn(self, entities: list[Entity]) -> None:
+        """Names worth remembering for other languages: multi-word names, or
+        names mentioned at least twice, as the model labelled them."""
+        for e in entities:
+            if e.method == "model" and e.label in ("PERSON", "ORG", "LOC") and (" " in e.text or e.count >= 2):
+                self.gazetteer.learn(e.text, e.label)
 
     @staticmethod
     def _prep_mentions(prep: Prepared) -> list[Mention]:

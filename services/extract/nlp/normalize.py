@@ -135,7 +135,7 @@ def _clean_one(m: Mention, full_text: str) -> Mention | None:
     if not span or not any(c.isalpha() for c in span):
         return None
     key = canonical_key(span)
-    if key in STOP_KEYS or not any(c.isupper() for c in span):
+    if key in STOP_KEYS or (m.method == "model" and not any(c.isupper() for c in span)):
         return None  # time zones, job titles, and all-lowercase fragments ("qu'") are not names
     if not titled and TITLE_BEFORE_RE.search(full_text[max(0, start - 8):start]):
         titled = True

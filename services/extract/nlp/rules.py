@@ -225,7 +225,8 @@ def find_values(seg: str, offset: int, lang: str | None, ref: date | None, ref_y
         taken[s:e] = b"\x01" * (e - s)
         out.append(Mention(offset + s, offset + e, seg[s:e], label, "rule", value))
 
-    for m in MONEY_RE.finditer(seg):
+    has_digit = any(c.isdigit() for c in seg)
+    for m in (MONEY_RE.finditer(seg) if has_digit else ()):
         n = m.group("n1") or m.group("n2")
         amount = parse_number(n, lang)
         cur = _currency(m.group("sym") or m.group("cur"))
@@ -233,11 +234,11 @@ def find_values(seg: str, offset: int, lang: str | None, ref: date | None, ref_y
             continue
         amount *= _scale(m.group("s1") or m.group("s2"), lang)
         add(m.start(), m.end(), "MONEY", f"{fmt(amount)} {cur}")
-    for m in PERCENT_RE.finditer(seg):
+    for m in (PERCENT_RE.finditer(seg) if has_digit else ()):
         v = parse_number(m.group("n"), lang)
         if v is not None:
             add(m.start(), m.end(), "PERCENT", f"{fmt(v)}%")
-    for m in QUANTITY_RE.finditer(seg):
+    for m in (QUANTITY_RE.finditer(seg) if has_digit else ()):
         n = m.group("n") or m.group("n2")
         v = parse_number(n, lang)
         if v is None:

@@ -19,9 +19,14 @@ _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
 UNKNOWN_TITLE = False
 
 
+_NON_LETTER = re.compile(r"[\W\d_]+")
+_INITIAL_PUNCT = frozenset('.!?:"“«')
+
+
 def is_shouting(text: str) -> bool:
-    letters = [c for c in text if c.isalpha()]
-    return len(letters) >= 4 and sum(c.isupper() for c in letters) >= 0.9 * len(letters)
+    """All cased letters upper-case (and at least four letters)."""
+    letters = _NON_LETTER.sub("", text)
+    return len(letters) >= 4 and letters.isupper()
 
 
 def _case_map(segments: list[tuple[int, str]]) -> dict[str, str]:
@@ -29,11 +34,12 @@ def _case_map(segments: list[tuple[int, str]]) -> dict[str, str]:
     for _, seg in segments:
         if is_shouting(seg):
             continue
-        for m in _WORD.finditer(seg):
-            w = m.group()
-            initial = m.start() == 0 or re.search(r"[.!?:\"“«]\s*$", seg[: m.start()]) is not None
-            if not initial:
+        initial = True
+        for raw in seg.split():
+            w = raw.strip(".,;:!?\"“”«»()[]'’")
+            if w and w.isalpha() and not initial:
                 forms.setdefault(w.lower(), Counter())[w] += 1
+            initial = raw[-1] in _INITIAL_PUNCT
     return {k: c.most_common(1)[0][0] for k, c in forms.items()}
 
 
