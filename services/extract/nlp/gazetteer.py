@@ -16,7 +16,7 @@ from pathlib import Path
 from .normalize import Mention
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
-_TOKEN = re.compile(r"[^\W_]+(?:[-'’.][^\W_]+)*\.?|[^\w\s]")
+_TOKEN = re.compile(r"[^\W_]+(?:[-'’.][^\W_]+)*|[^\w\s]")
 MAX_LEARNED = 50_000
 
 

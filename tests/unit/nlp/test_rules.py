@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from services.extract.nlp.rules import find_values, parse_number
+
+REF = date(2019, 12, 4)  # a Wednesday
+
+
+def _vals(text, lang, ref=REF, year=2019):
+    return {(m.text, m.label, m.value) for m in find_values(text, 0, lang, ref, year)}
+
+
+@pytest.mark.parametrize(
+    "raw, lang, value",
+    [("12,500", "en", 12500), ("634.2", "fr", 634.2), ("10,76", "fr", 10.76), ("1.500", "de", 1500),
+     ("1,5", "de", 1.5), ("1 234,5", "fr", 1234.5), ("1,234.5", "en", 1234.5), ("0 , 16", "en", 0.16)],
+)
+def test_numbers(raw, lang, value):
+    assert parse_number(raw, lang) == pytest.approx(value)
+
+
+def test_money_in_several_languages():
+    assert ("634.2 yen", "MONEY", "634.2 JPY") in _vals("the stock fell to 634.2 yen", "en")
+    assert ("$1.5 billion", "MONEY", "1500000000 USD") in _vals("a $1.5 billion deal", "en")
+    assert ("1,5 milliard d'euros", "MONEY", "1500000000 EUR") in _vals("soit 1,5 milliard d'euros", "fr")
+    assert ("1,5 Milliarden Euro", "MONEY", "1500000000 EUR") in _vals("Umsatz von 1,5 Milliarden Euro", "de")
+    assert ("3 millones de dólares", "MONEY", "3000000 USD") in _vals("invirtió 3 millones de dólares", "es")
+
+
+def test_percent_and_quantity():
+    assert ("2.96%", "PERCENT", "2.96%") in _vals("fell 2.96% on Monday", "en")
+    assert ("12,5 %", "PERCENT", "12.5%") in _vals("une hausse de 12,5 %", "fr")
+    assert ("3,2 Prozent", "PERCENT", "3.2%") in _vals("ein Plus von 3,2 Prozent", "de")
+    assert ("0 , 16%", "PERCENT", "0.16%") in _vals("declined by 0 , 16%", "en")
+    assert ("10,76 millions de véhicules", "QUANTITY", "10760000 véhicules") in _vals(
+        "en vendant 10,76 millions de véhicules", "fr")
+    assert ("35 km", "QUANTITY", "35 km") in _vals("a 35 km stretch", "en")
+
+
+def test_dates_resolved_against_the_story_date():
+    v = _vals("on Wednesday, on December 1 and on January 14, next Friday, in November 2018", "en")
+    assert ("Wednesday", "DATE", "2019-12-04") in v
+    assert ("December 1", "DATE", "2019-12-01") in v
+    assert ("January 14", "DATE", "2020-01-14") in v
+    assert ("Friday", "DATE", "2019-12-06") in v
+    assert ("November 2018", "DATE", "2018-11") in v
+    f = _vals("mercredi 1er décembre, le 14 janvier 2020", "fr")
+    assert ("mercredi", "DATE", "2019-12-04") in f and ("14 janvier 2020", "DATE", "2020-01-14") in f
+    assert ("1er décembre", "DATE", "2019-12-01") in f
+    assert ("14. Januar 2020", "DATE", "2020-01-14") in _vals("am 14. Januar 2020", "de")
+    assert ("2019-12-04", "DATE", "2019-12-04") in _vals("filed 2019-12-04", "en")
+
+
+def test_weekday_without_reference_has_no_value():
+    assert ("Wednesday", "DATE", None) in _vals("said on Wednesday", "en", ref=None, year=None)
+
+
+def test_may_the_verb_is_not_a_date():
+    assert not [v for v in _vals("prices may rise", "en") if v[1] == "DATE"]
