@@ -157,7 +157,8 @@ def cmd_deadletter(args: argparse.Namespace) -> int:
     from shared.kafka_io import make_consumer
 
     settings = CommonSettings()
-    consumer = make_consumer(settings, group_id=None, topics=[settings.topic_deadletter], consumer_timeout_ms=3000)
+    consumer = make_consumer(settings, group_id=None, topics=[settings.topic_deadletter],
+                             consumer_timeout_ms=3000, group_instance_id=None)
     shown = 0
     for record in consumer:
         body = json.loads(record.value)

@@ -89,7 +89,14 @@ def start_service(config: StackConfig, service: str, replica: int = 0) -> subpro
     name = service if replica == 0 else f"{service}-{replica}"
     (config.run_dir / "logs").mkdir(parents=True, exist_ok=True)
     (config.run_dir / "pids").mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, **config.env, "WIRESTREAM_METRICS_PORT": str(config.replica_metrics_port(service, replica))}
+    env = {
+        **os.environ,
+        **config.env,
+        "WIRESTREAM_METRICS_PORT": str(config.replica_metrics_port(service, replica)),
+        # Static membership: a restarted (or crashed and restarted) process gets its
+        # partitions back at once; noida-db does not expire dead dynamic members.
+        "WIRESTREAM_INSTANCE_ID": name,
+    }
     log = open(config.run_dir / "logs" / f"{name}.log", "ab")
     process = subprocess.Popen(
         [sys.executable, "-m", "services.cli", "serve", service],

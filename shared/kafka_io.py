@@ -90,6 +90,8 @@ def make_consumer(settings: CommonSettings, group_id: str, topics: list[str], **
         fetch_max_bytes=MAX_REQUEST_BYTES * 2,
         max_partition_fetch_bytes=MAX_REQUEST_BYTES,
     )
+    if settings.instance_id:
+        config["group_instance_id"] = settings.instance_id
     config.update(overrides)
     consumer = KafkaConsumer(**config)
     consumer.subscribe(topics)

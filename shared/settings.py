@@ -40,6 +40,12 @@ class CommonSettings(BaseSettings):
         "`invalid_window` messages were invalid: a sign of a wrong topic or producer, not bad items.",
     )
     invalid_window: int = Field(200, ge=10, description="Window size for max_invalid_ratio.")
+    instance_id: str | None = Field(
+        None,
+        description="Static consumer-group membership id, unique per replica (e.g. the pod name). A "
+        "restarted consumer with the same id takes its partitions back at once instead of waiting for "
+        "the group to expire the dead member. Unset: dynamic membership.",
+    )
 
 
 class IngestSettings(CommonSettings):

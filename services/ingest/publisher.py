@@ -45,7 +45,11 @@ class StoryPublisher:
         await asyncio.gather(*waiting)
 
     def connected(self) -> bool:
-        return self.producer.bootstrap_connected()
+        """Kafka answers metadata for our topic (blocking: call it off the event loop)."""
+        try:
+            return bool(self.producer.partitions_for(self.topic))
+        except Exception:  # noqa: BLE001 - any failure means "not connected" for health purposes
+            return False
 
     def close(self) -> None:
         self.producer.flush()

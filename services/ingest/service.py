@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 async def _beat_while_connected(health: Health, publisher: StoryPublisher) -> None:
     while True:
-        if publisher.connected():
+        if await asyncio.to_thread(publisher.connected):
             health.beat()
         await asyncio.sleep(5)
 

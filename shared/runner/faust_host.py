@@ -65,6 +65,7 @@ def build_app(stage: TransformStage, settings: CommonSettings, group_id: str, he
         broker_max_poll_interval=settings.max_poll_interval_ms / 1000,
         broker_commit_interval=1.0,
         consumer_auto_offset_reset="earliest",
+        consumer_group_instance_id=settings.instance_id,
         producer_acks=-1,
         producer_max_request_size=MAX_REQUEST_BYTES,
         consumer_max_fetch_size=MAX_REQUEST_BYTES,

@@ -58,7 +58,7 @@ def test_same_story_twice_is_one_document(running_stack, es):
 
 
 def test_malformed_item_gets_400_and_nothing_is_indexed(running_stack, es):
-    marker = f"malformed-{uuid.uuid4().hex}"
+    marker = f"zq{uuid.uuid4().hex}"  # one token no other story contains
     status, body = running_stack.post("/v1/items", b'{"headline": "' + marker.encode() + b'", "body": ')
     assert status == 400
     assert body["error"]["reason"]
@@ -96,7 +96,7 @@ def test_story_elasticsearch_rejects_becomes_a_dead_letter(running_stack, produc
 
 def test_undecodable_record_is_dead_lettered_with_its_origin(running_stack, producer, deadletters):
     key = f"junk-{uuid.uuid4().hex[:8]}"
-    metadata = producer.send("news.raw", key=key.encode(), value=b"\x00\x01 not json").get(timeout=30)
+    metadata = producer.send("news.raw", key=key.encode(), value=b"\xff\xfe\x00 not json, not UTF-8").get(timeout=30)
     letters = wait_until(lambda: [d for d in deadletters() if d["origin"].get("key") == key], timeout_s=60,
                          what="dead letter for junk")
     assert letters[0]["service"] == "langdetect"

@@ -6,8 +6,12 @@ Recognised datelines, alone on the first line or opening the first paragraph:
 A candidate counts as a dateline only if it names an agency, a date, or an
 all-capitals place, so an ordinary sentence with a dash is left alone.
 
-Headline rule: when the first paragraph after the dateline is short (at most
-200 characters) and does not end like a sentence, it is the headline and is
+The dateline is parsed into `dateline` but stays in the body: the stored text
+is what the agency sent, and entity offsets point into it (extract keeps the
+dateline out of NER and reports its place itself).
+
+Headline rule: when the first paragraph is short (at most 200 characters),
+is not a dateline and does not end like a sentence, it is the headline and is
 taken out of the body. Otherwise the story has no headline: we do not invent
 one from the body, because the body would then say it twice (duplicate
 entity mentions, offsets that point at a copy).
@@ -61,18 +65,14 @@ def parse_plaintext(text: str) -> Story:
     paragraphs = _paragraphs(text)
     if not paragraphs:
         raise InputError("empty item: no text")
-    dateline = None
-    first_line, _, first_rest = paragraphs[0].partition("\n")
-    found = parse_dateline(first_line)
-    if found:
-        dateline, remainder = found
-        rebuilt = "\n".join(part for part in (remainder, first_rest) if part)
-        paragraphs = ([rebuilt] if rebuilt else []) + paragraphs[1:]
     headline = ""
-    if len(paragraphs) > 1 and _looks_like_headline(paragraphs[0]):
+    found = parse_dateline(paragraphs[0].partition("\n")[0])
+    if not found and len(paragraphs) > 1 and _looks_like_headline(paragraphs[0]):
         headline, paragraphs = paragraphs[0], paragraphs[1:]
+        found = parse_dateline(paragraphs[0].partition("\n")[0])
+    dateline = found[0] if found else None
     body = "\n\n".join(paragraphs)
-    if not headline and not body:
+    if dateline is not None and not headline and body.strip() == dateline.text:
         raise InputError("empty item: only a dateline")
     source = dateline.agency if dateline and dateline.agency else "unknown"
     return Story(

@@ -28,13 +28,27 @@ def test_plain_text_story_with_headline_and_dateline():
     story = parse_bytes(text).stories[0]
     assert story.headline == "Central bank holds rates"
     assert story.body == "FRANKFURT, March 3 (dpa) - The bank kept rates.\n\nSecond paragraph."
+    assert (story.dateline.place, story.dateline.date, story.dateline.agency) == ("FRANKFURT", "March 3", "dpa")
 
 
-def test_plain_text_opening_dateline_is_parsed_out_of_the_body():
-    story = parse_bytes("Tokyo (AFP)\n\nNissan's number three resigns.\n\nMore text.".encode()).stories[0]
+def test_plain_text_dateline_is_parsed_and_the_text_kept_as_sent():
+    text = "Tokyo (AFP)\n\nNissan's number three resigns.\n\nMore text."
+    story = parse_bytes(text.encode()).stories[0]
     assert (story.dateline.place, story.dateline.agency, story.source) == ("Tokyo", "AFP", "AFP")
     assert story.headline == ""
-    assert story.body.startswith("Nissan's number three resigns.")
+    assert story.body == text
+
+
+def test_headline_then_inline_dateline():
+    story = parse_bytes(b"Nissan number three to quit\n\nTOKYO (AFP) - Jun Seki will resign.").stories[0]
+    assert story.headline == "Nissan number three to quit"
+    assert (story.dateline.place, story.dateline.agency) == ("TOKYO", "AFP")
+    assert story.body == "TOKYO (AFP) - Jun Seki will resign."
+
+
+def test_a_lone_dateline_is_not_a_story():
+    with pytest.raises(InputError):
+        parse_bytes(b"Tokyo (AFP)")
 
 
 def test_same_text_gives_same_id():
