@@ -56,6 +56,21 @@ class IngestSettings(CommonSettings):
     api_token: str | None = Field(
         None, description="When set, POST /v1/items requires 'Authorization: Bearer <token>'."
     )
+    drop_dir: str | None = Field(
+        None,
+        description="Folder watched for wire files: each is ingested and moved to done/ or failed/ "
+        "(with a .reason.txt). Write files as *.tmp (or dotfiles) and rename when complete.",
+    )
+    drop_scan_s: float = Field(2.0, gt=0, description="How often the drop folder is scanned.")
+    feeds: str | None = Field(
+        None,
+        description="RSS/Atom/JSON feeds to poll, comma-separated, each 'URL' or 'URL|seconds' for its "
+        "own interval.",
+    )
+    feed_interval_s: float = Field(300.0, gt=0, description="Default interval between polls of one feed.")
+    state_dir: str = Field(
+        ".run/state", description="Where the feed poller remembers ETags and items already sent."
+    )
 
 
 class LangdetectSettings(CommonSettings):

@@ -1,9 +1,11 @@
-"""ingest: HTTP (and the CLI) -> parse any wire format -> news.raw."""
+"""ingest: HTTP, a drop folder, feeds (and the CLI) -> parse any wire format -> news.raw."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import threading
+from pathlib import Path
 
 from aiohttp import web
 
@@ -11,6 +13,8 @@ from shared.kafka_io import ensure_topics
 from shared.log_setup import configure_logging
 from shared.observability import Health, serve_observability
 from shared.settings import IngestSettings
+from services.ingest.dropfolder import DropFolder, watch
+from services.ingest.feeds import FeedPoller, parse_feed_setting, run_poller
 from services.ingest.http_api import build_app
 from services.ingest.publisher import StoryPublisher
 
@@ -24,6 +28,24 @@ async def _beat_while_connected(health: Health, publisher: StoryPublisher) -> No
         await asyncio.sleep(5)
 
 
+def start_channels(settings: IngestSettings, stop: threading.Event) -> list[threading.Thread]:
+    """The drop folder and the feed poller, each in its own thread with its own producer."""
+    threads = []
+    if settings.drop_dir:
+        folder = DropFolder(Path(settings.drop_dir), StoryPublisher(settings, "wirestream-dropfolder"),
+                            settings.max_item_bytes)
+        threads.append(threading.Thread(target=watch, args=(folder, settings.drop_scan_s, stop),
+                                        name="dropfolder", daemon=True))
+    sources = parse_feed_setting(settings.feeds, settings.feed_interval_s)
+    if sources:
+        poller = FeedPoller(StoryPublisher(settings, "wirestream-feeds"), Path(settings.state_dir) / "feeds.json",
+                            settings.max_item_bytes)
+        threads.append(threading.Thread(target=run_poller, args=(poller, sources, stop), name="feeds", daemon=True))
+    for thread in threads:
+        thread.start()
+    return threads
+
+
 def main() -> None:
     settings = IngestSettings()
     configure_logging(settings.log_level)
@@ -32,11 +54,14 @@ def main() -> None:
     serve_observability(health, settings.metrics_host, settings.metrics_port)
     publisher = StoryPublisher(settings)
     app = build_app(settings, publisher)
+    stop_channels = threading.Event()
+    start_channels(settings, stop_channels)
 
     async def start_beating(app: web.Application) -> None:
         app["beat"] = asyncio.create_task(_beat_while_connected(health, publisher))
 
     async def stop(app: web.Application) -> None:
+        stop_channels.set()
         app["beat"].cancel()
         publisher.close()
 

@@ -87,6 +87,18 @@ class Stack:
         except urllib.error.HTTPError as exc:
             return exc.code, json.load(exc)
 
+    @property
+    def drop_dir(self) -> Path:
+        return Path(self.config.extra_env["WIRESTREAM_DROP_DIR"])
+
+    def metric(self, service: str, name: str) -> float:
+        """Sum of a metric's samples on a service's /metrics (0 when absent)."""
+        url = stack.health_urls(self.config)[service].replace("/healthz", "/metrics")
+        with urllib.request.urlopen(url, timeout=5) as response:
+            text = response.read().decode()
+        return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                   if line.startswith(name) and (line[len(name)] in " {"))
+
     def restart(self, service: str) -> None:
         self.processes[service] = stack.start_service(self.config, service)
         _wait_one_healthy(self.config, service, self.processes[service])
@@ -108,14 +120,16 @@ def _wait_one_healthy(config: StackConfig, service: str, process, timeout_s: flo
 def running_stack(tmp_path_factory) -> Stack:
     kafka_port, es_port, http_port = _free_ports(3)
     base = _free_port_block()
+    run_dir = tmp_path_factory.mktemp("stack")
     config = StackConfig(
-        run_dir=tmp_path_factory.mktemp("stack"),
+        run_dir=run_dir,
         kafka_port=kafka_port,
         elasticsearch_port=es_port,
         http_port=http_port,
         metrics_ports={"ingest": base, "langdetect": base + 1, "extract": base + 2, "index": base + 3},
         # Small bulks so the crash test can kill the index service between two of them.
-        extra_env={"WIRESTREAM_LOG_LEVEL": "INFO", "WIRESTREAM_BULK_MAX_DOCS": "25"},
+        extra_env={"WIRESTREAM_LOG_LEVEL": "INFO", "WIRESTREAM_BULK_MAX_DOCS": "25",
+                   "WIRESTREAM_DROP_DIR": str(run_dir / "drop"), "WIRESTREAM_DROP_SCAN_S": "0.3"},
     )
     try:
         processes = stack.up(config)

@@ -1,0 +1,52 @@
+"""The ingest HTTP API's answers, with Kafka replaced by a recorder (unit tier only)."""
+
+import asyncio
+import json
+
+from aiohttp.test_utils import TestClient, TestServer
+
+from shared.settings import IngestSettings
+from services.ingest.http_api import build_app
+
+
+class RecordingPublisher:
+    def __init__(self, fail: bool = False):
+        self.published = []
+        self.fail = fail
+
+    async def publish_async(self, stories):
+        if self.fail:
+            raise ConnectionError("broker down")
+        self.published.extend(stories)
+
+
+def _call(settings, publisher, data, headers=None):
+    async def run():
+        async with TestClient(TestServer(build_app(settings, publisher))) as client:
+            response = await client.post("/v1/items", data=data, headers=headers or {})
+            return response.status, await response.json()
+
+    return asyncio.run(run())
+
+
+STORY = json.dumps({"guid": "g1", "source": "AFP", "headline": "H", "body": "B"}).encode()
+
+
+def test_token_required_when_configured():
+    settings = IngestSettings(api_token="s3cret")
+    publisher = RecordingPublisher()
+    assert _call(settings, publisher, STORY)[0] == 401
+    assert _call(settings, publisher, STORY, {"Authorization": "Bearer wrong"})[0] == 401
+    status, body = _call(settings, publisher, STORY, {"Authorization": "Bearer s3cret"})
+    assert status == 202 and body["id"] == publisher.published[0].id
+
+
+def test_kafka_unavailable_is_503_not_accepted():
+    status, body = _call(IngestSettings(), RecordingPublisher(fail=True), STORY)
+    assert status == 503
+    assert "retry" in body["error"]["reason"]
+
+
+def test_too_large_is_413():
+    status, _ = _call(IngestSettings(max_item_bytes=2048), RecordingPublisher(), b"x" * 4096)
+    assert status == 413
