@@ -58,14 +58,15 @@ def summary_lines(es: Elasticsearch, alias: str, query: str | None = None, top: 
     lines.append("top entities (PERSON/ORG/LOC):")
     for bucket in response["aggregations"]["entities"]["named"]["top"]["buckets"]:
         label = bucket["label"]["buckets"][0]["key"] if bucket["label"]["buckets"] else "?"
-        lines.append(f"  {bucket['key']} ({label}): {bucket['doc_count']} mentions")
+        lines.append(f"  {bucket['key']} ({label}): in {bucket['doc_count']} stories")
     if query:
         lines.append(f"search '{query}':")
         hits = es.search(index=alias, size=5, query={"multi_match": {"query": query, "fields": ["headline^2", "body", "lang.*"]}},
-                         source=["headline", "language", "source"])["hits"]["hits"]
+                         source=["headline", "body", "language", "source"])["hits"]["hits"]
         for hit in hits:
             src = hit["_source"]
-            lines.append(f"  [{src.get('language')}] {src.get('headline', '')[:100]}  ({src.get('source')})")
+            title = src.get("headline") or " ".join((src.get("body") or "").split())[:90] + "…"
+            lines.append(f"  [{src.get('language')}] {title}  ({src.get('source')})")
         if not hits:
             lines.append("  (no hits)")
     return lines
