@@ -40,6 +40,8 @@ class StackConfig:
             "WIRESTREAM_KAFKA_BOOTSTRAP": f"127.0.0.1:{self.kafka_port}",
             "WIRESTREAM_ELASTICSEARCH_URL": f"http://127.0.0.1:{self.elasticsearch_port}",
             "WIRESTREAM_HTTP_PORT": str(self.http_port),
+            # noida-db answers empty fetches at once: back off on the client (shared/fetch_backoff.py)
+            "WIRESTREAM_EMPTY_FETCH_BACKOFF_MS": "200",
         }
         env.update(self.extra_env)
         return env

@@ -40,6 +40,12 @@ class CommonSettings(BaseSettings):
         "`invalid_window` messages were invalid: a sign of a wrong topic or producer, not bad items.",
     )
     invalid_window: int = Field(200, ge=10, description="Window size for max_invalid_ratio.")
+    empty_fetch_backoff_ms: int = Field(
+        0,
+        ge=0,
+        description="Client-side wait after an empty fetch, for brokers that answer empty fetches at "
+        "once instead of holding them (noida-db). 0 for real Kafka; the embedded stack sets 200.",
+    )
     instance_id: str | None = Field(
         None,
         description="Static consumer-group membership id, unique per replica (e.g. the pod name). A "

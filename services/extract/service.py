@@ -8,6 +8,8 @@ the partitions as one consumer group.
 
 from __future__ import annotations
 
+from functools import partial
+
 from shared.log_setup import configure_logging
 from shared.runner import TransformStage
 from shared.runner.faust_host import run_transform
@@ -15,13 +17,17 @@ from shared.settings import ExtractSettings
 from services.extract.nlp import Enricher
 
 
+def make_enricher(batch_size: int):
+    """Built inside the stage's worker process, so the models load there, once."""
+    return Enricher(batch_size=batch_size).enrich
+
+
 def build_stage(settings: ExtractSettings) -> TransformStage:
-    enricher = Enricher(batch_size=settings.batch_size)
     return TransformStage(
         name="extract",
         source_topic=settings.topic_detected,
         sink_topic=settings.topic_enriched,
-        process=enricher.enrich,
+        make_process=partial(make_enricher, settings.batch_size),
         batch_size=settings.batch_size,
         batch_wait_s=settings.batch_wait_s,
     )

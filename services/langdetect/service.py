@@ -24,12 +24,17 @@ def detect_languages(stories: list[Story], und_threshold: float) -> list[Story]:
     return detected
 
 
+def make_detector(und_threshold: float):
+    """Built inside the stage's worker process (picklable: a module-level function)."""
+    return partial(detect_languages, und_threshold=und_threshold)
+
+
 def build_stage(settings: LangdetectSettings) -> TransformStage:
     return TransformStage(
         name="langdetect",
         source_topic=settings.topic_raw,
         sink_topic=settings.topic_detected,
-        process=partial(detect_languages, und_threshold=settings.und_threshold),
+        make_process=partial(make_detector, settings.und_threshold),
         batch_size=settings.batch_size,
         batch_wait_s=settings.batch_wait_s,
     )

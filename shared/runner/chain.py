@@ -14,7 +14,7 @@ from shared.contract import Story
 from shared.deadletter import DeadLetter, Origin
 from shared.messages import DecodeError, Headers, OutRecord, decode_story, encode_story
 from shared.runner.invalid_ratio import InvalidRatioGuard
-from shared.runner.stage import Rejected, TransformStage, process_isolating_failures
+from shared.runner.stage import ProcessFn, Rejected, process_isolating_failures
 
 log = logging.getLogger(__name__)
 
@@ -80,14 +80,19 @@ class TransformOutput:
     dead: list[OutRecord]
 
 
-def transform_batch(stage: TransformStage, records: list[InRecord], guard: InvalidRatioGuard) -> TransformOutput:
-    """decode -> process -> encode, for one batch. Pure apart from metrics."""
-    decoded = decode_records(stage.name, records, guard)
-    results = process_isolating_failures(stage.process, decoded.stories)
+def collect_results(service: str, decoded: Decoded, results: list) -> TransformOutput:
+    """Processed stories become records for the next topic, rejections dead letters."""
     output = TransformOutput(forward=[], dead=decoded.dead)
     for record, story, result in zip(decoded.records, decoded.stories, results):
         if isinstance(result, Rejected):
-            output.dead.append(dead_letter(stage.name, record, result, story.id))
+            output.dead.append(dead_letter(service, record, result, story.id))
         else:
             output.forward.append(encode_story(result))
     return output
+
+
+def transform_batch(service: str, process: ProcessFn, records: list[InRecord],
+                    guard: InvalidRatioGuard) -> TransformOutput:
+    """decode -> process -> encode for one batch, in one process (what the host splits up)."""
+    decoded = decode_records(service, records, guard)
+    return collect_results(service, decoded, process_isolating_failures(process, decoded.stories))

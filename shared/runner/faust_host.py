@@ -15,17 +15,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
 import os
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 
 import faust
 
 from shared import metrics
+from shared.fetch_backoff import install_for_aiokafka
 from shared.kafka_io import MAX_REQUEST_BYTES, bootstrap_servers, ensure_topics
 from shared.observability import Health, serve_observability
-from shared.runner.chain import InRecord, transform_batch
+from shared.runner import worker_process
+from shared.runner.chain import InRecord, collect_results, decode_records
 from shared.runner.invalid_ratio import InvalidRatioGuard, TooManyInvalid
 from shared.runner.stage import TransformStage
 from shared.settings import CommonSettings
@@ -54,7 +57,21 @@ def _in_record(event) -> InRecord:
     )
 
 
-def build_app(stage: TransformStage, settings: CommonSettings, group_id: str, health: Health) -> faust.App:
+def start_worker_process(stage: TransformStage) -> ProcessPoolExecutor:
+    """One worker process with the stage's models loaded, ready before we join the group."""
+    pool = ProcessPoolExecutor(
+        max_workers=1,
+        mp_context=multiprocessing.get_context("spawn"),  # no fork of a process with threads
+        initializer=worker_process.initialize,
+        initargs=(stage.make_process,),
+    )
+    if not pool.submit(worker_process.ready).result():
+        raise RuntimeError(f"{stage.name}: worker process did not initialise")
+    return pool
+
+
+def build_app(stage: TransformStage, settings: CommonSettings, group_id: str, health: Health,
+              pool: ProcessPoolExecutor) -> faust.App:
     app = faust.App(
         group_id,  # faust's app id is the consumer group: replicas share the work
         broker=[f"kafka://{server}" for server in bootstrap_servers(settings)],
@@ -79,7 +96,6 @@ def build_app(stage: TransformStage, settings: CommonSettings, group_id: str, he
     sink = app.topic(stage.sink_topic, key_type=bytes, value_type=bytes)
     deadletter = app.topic(settings.topic_deadletter, key_type=bytes, value_type=bytes)
     guard = InvalidRatioGuard(settings.max_invalid_ratio, settings.invalid_window)
-    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=stage.name)
 
     @app.agent(source, name=f"{stage.name}-agent")
     async def run_stage(stream):
@@ -88,7 +104,9 @@ def build_app(stage: TransformStage, settings: CommonSettings, group_id: str, he
             started = time.perf_counter()
             records = [_in_record(event) for event in events]
             try:
-                output = await loop.run_in_executor(executor, transform_batch, stage, records, guard)
+                decoded = decode_records(stage.name, records, guard)
+                results = await loop.run_in_executor(pool, worker_process.run, decoded.stories)
+                output = collect_results(stage.name, decoded, results)
                 pending = [
                     await sink.send(key=r.key, value=r.value, headers=r.headers) for r in output.forward
                 ] + [
@@ -117,8 +135,10 @@ def build_app(stage: TransformStage, settings: CommonSettings, group_id: str, he
 
 def run_transform(stage: TransformStage, settings: CommonSettings, group_id: str, metrics_port: int) -> None:
     ensure_topics(settings)
+    install_for_aiokafka(settings.empty_fetch_backoff_ms)
     health = Health(stage.name)
     serve_observability(health, settings.metrics_host, metrics_port)
-    app = build_app(stage, settings, group_id, health)
+    pool = start_worker_process(stage)
+    app = build_app(stage, settings, group_id, health, pool)
     worker = faust.Worker(app, loglevel=settings.log_level.lower(), quiet=True)
     worker.execute_from_commandline()

@@ -72,12 +72,16 @@ class SinkHost:
         self.producer = make_producer(settings, client_id=f"{group_id}-deadletter")
         self.pending: PendingBatch | None = None
         self.running = True
+        self.empty_fetch_backoff_ms = settings.empty_fetch_backoff_ms
+        self.idle_until: float | None = None
 
     # -- the loop -------------------------------------------------------------
     def run(self) -> None:
         while self.running:
-            polled = self.consumer.poll(timeout_ms=self.poll_timeout_ms)
+            polled = self.consumer.poll(timeout_ms=self._next_poll_timeout_ms())
             self.health.beat(paused=bool(self.pending))
+            if not polled and self.pending is None:
+                self._idle_backoff()
             if polled and self.pending is None:
                 self.pending = PendingBatch(records=[_in_record(r) for rs in polled.values() for r in rs])
             elif polled:
@@ -85,6 +89,26 @@ class SinkHost:
             if self.pending is not None and time.monotonic() >= self.pending.retry_at:
                 self._try_batch(self.pending)
         self.close()
+
+    def _next_poll_timeout_ms(self) -> int:
+        if self.idle_until is None:
+            return self.poll_timeout_ms if not self.empty_fetch_backoff_ms else 50
+        remaining_ms = int((self.idle_until - time.monotonic()) * 1000)
+        if remaining_ms <= 0:
+            self.idle_until = None
+            if self.pending is None:  # a backpressure pause outlives the idle one
+                self.resume_all()
+            return 50
+        return remaining_ms  # paused: this poll waits without fetching
+
+    def _idle_backoff(self) -> None:
+        # The broker answered an empty fetch at once (see shared/fetch_backoff.py):
+        # pause fetching for a moment, the same mechanism as backpressure.
+        if self.empty_fetch_backoff_ms and self.idle_until is None:
+            self.idle_until = time.monotonic() + self.empty_fetch_backoff_ms / 1000
+            assigned = self.consumer.assignment()
+            if assigned:
+                self.consumer.pause(*assigned)
 
     def _try_batch(self, batch: PendingBatch) -> None:
         started = time.perf_counter()
@@ -143,6 +167,7 @@ class SinkHost:
 
     # -- backpressure -----------------------------------------------------------
     def pause_all(self) -> None:
+        self.idle_until = None
         assigned = self.consumer.assignment()
         if assigned:
             self.consumer.pause(*assigned)

@@ -28,12 +28,17 @@ ProcessFn = Callable[[list[Story]], list["Story | Rejected"]]
 
 @dataclass
 class TransformStage:
-    """Reads stories from one topic, writes the processed stories to another."""
+    """Reads stories from one topic, writes the processed stories to another.
+
+    `make_process` builds the processing function; it must be picklable (a
+    module-level function or a functools.partial of one) because the host
+    calls it inside a separate worker process, where models are loaded once.
+    """
 
     name: str
     source_topic: str
     sink_topic: str
-    process: ProcessFn
+    make_process: Callable[[], ProcessFn]
     batch_size: int = 32
     batch_wait_s: float = 0.2
 

@@ -4,7 +4,7 @@ import pytest
 
 from shared.contract import Story
 from shared.messages import decode_story, encode_story
-from shared.runner import Rejected, TransformStage, process_isolating_failures
+from shared.runner import Rejected, process_isolating_failures
 from shared.runner.chain import InRecord, transform_batch
 from shared.runner.invalid_ratio import InvalidRatioGuard, TooManyInvalid
 
@@ -27,11 +27,12 @@ def test_encode_then_decode_keeps_story_and_key():
 
 
 def test_transform_forwards_processed_and_dead_letters_undecodable():
-    stage = TransformStage("t", "news.raw", "news.detected",
-                           process=lambda stories: [s.model_copy(update={"language": "en"}) for s in stories])
+    def detect(stories):
+        return [s.model_copy(update={"language": "en"}) for s in stories]
+
     records = [_record(0, encode_story(_story(0)).value), _record(1, b"{not json"),
                _record(2, encode_story(_story(2)).value, headers=[("schema-version", b"99")])]
-    output = transform_batch(stage, records, InvalidRatioGuard(1.0, 10))
+    output = transform_batch("t", detect, records, InvalidRatioGuard(1.0, 10))
     assert [json.loads(r.value)["language"] for r in output.forward] == ["en"]
     letters = [json.loads(r.value) for r in output.dead]
     assert [(d["origin"]["offset"], d["reason_class"]) for d in letters] == [(1, "undecodable"), (2, "undecodable")]
@@ -53,8 +54,10 @@ def test_a_poison_story_is_isolated_and_the_rest_still_processed():
 
 
 def test_stage_rejections_become_dead_letters_with_the_story_id():
-    stage = TransformStage("x", "a", "b", process=lambda ss: [Rejected("too_long", "over limit") for _ in ss])
-    output = transform_batch(stage, [_record(5, encode_story(_story(9)).value)], InvalidRatioGuard(1.0, 10))
+    def refuse(stories):
+        return [Rejected("too_long", "over limit") for _ in stories]
+
+    output = transform_batch("x", refuse, [_record(5, encode_story(_story(9)).value)], InvalidRatioGuard(1.0, 10))
     assert output.forward == []
     letter = json.loads(output.dead[0].value)
     assert (letter["story_id"], letter["reason_class"], letter["service"]) == ("s9", "too_long", "x")

@@ -1,0 +1,45 @@
+"""`make bench`: every benchmark in one run, figures written to bench/results/*.json.
+
+Benchmarks never assert timings (the machines are shared and noisy); they
+record figures, and ratios are measured within one run so the noise cancels.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+SCRIPTS = [
+    ("parse", ["parse_throughput.py"]),
+    ("extract", ["extract_throughput.py"]),
+    # The service as deployed (one extract process per core) and a single process, each vs raw spaCy.
+    ("extract_service_1_replica", ["extract_service_throughput.py", "--replicas", "1",
+                                   "--out", "bench/results/extract_service_1_replica.json"]),
+    ("extract_service_2_replicas", ["extract_service_throughput.py", "--replicas", "2",
+                                    "--out", "bench/results/extract_service_2_replicas.json"]),
+]
+
+
+def main() -> int:
+    failed = []
+    for name, command in SCRIPTS:
+        script = BENCH / command[0]
+        if not script.exists():
+            print(f"== {name}: {script.name} not present, skipped")
+            continue
+        print(f"== {name}: {' '.join(command)}", flush=True)
+        if subprocess.run([sys.executable, str(script), *command[1:]], cwd=BENCH.parent).returncode != 0:
+            failed.append(name)
+    summary = {}
+    for result in sorted((BENCH / "results").glob("*.json")):
+        summary[result.stem] = json.loads(result.read_text())
+    (BENCH / "results" / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    print(f"figures in {BENCH / 'results'}; failed: {failed or 'none'}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

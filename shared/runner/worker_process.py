@@ -1,0 +1,30 @@
+"""The separate process a transform stage's processing runs in.
+
+The faust event loop (Kafka fetches, heartbeats, commits) lives in the main
+process; the stage's CPU-heavy work (spaCy, fastText) runs here, in its own
+interpreter. So neither can take the GIL from the other: heartbeats are never
+starved by NER, and NER is never slowed by the event loop's I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from shared.contract import Story
+from shared.runner.stage import ProcessFn, Rejected, process_isolating_failures
+
+_process: ProcessFn | None = None
+
+
+def initialize(make_process: Callable[[], ProcessFn]) -> None:
+    global _process
+    _process = make_process()
+
+
+def ready() -> bool:
+    return _process is not None
+
+
+def run(stories: list[Story]) -> list[Story | Rejected]:
+    assert _process is not None, "worker process not initialised"
+    return process_isolating_failures(_process, stories)
