@@ -5,27 +5,74 @@
 
 Every parser yields shared.contract.Story objects; a whole input that cannot be
 used raises InputError(reason, status) and one bad item of a batch becomes an
-ItemError, so nothing is dropped without a reason.
+ItemError, so nothing is dropped without a reason. Detection reads the
+content (JSON shape, XML root element, SGML/control-character framing); the
+Content-Type is only a hint.
 """
 
 from __future__ import annotations
 
 import json
 
+from services.ingest.formats.digitalwires import looks_like_digitalwires, parse_digitalwires
 from services.ingest.formats.envelope import parse_envelope
 from services.ingest.formats.errors import InputError, ItemError, ParseResult
+from services.ingest.formats.newsml_g2 import G2_ROOTS, parse_newsml_g2
+from services.ingest.formats.ninjs import looks_like_ninjs, parse_ninjs
+from services.ingest.formats.nitf import parse_nitf
 from services.ingest.formats.plaintext import parse_plaintext
+from services.ingest.formats.syndication import parse_json_feed, parse_xml_feed
 from services.ingest.formats.text_decoding import decode_text, looks_binary
+from services.ingest.formats.xml_nav import local_name_of
+from services.ingest.formats.xml_safety import parse_xml
 
 __all__ = ["InputError", "ItemError", "ParseResult", "detect_format", "parse_bytes"]
+
+FEED_ROOTS = {"rss": "rss", "RDF": "rss", "feed": "atom"}
+
+
+def _json_kind(document: object) -> str:
+    if isinstance(document, dict) and str(document.get("version", "")).startswith("https://jsonfeed.org/version/"):
+        return "jsonfeed"
+    if looks_like_digitalwires(document):
+        return "dpa-digitalwires"
+    if looks_like_ninjs(document):
+        return "ninjs"
+    return "envelope"
+
+
+def _xml_kind(root) -> str:
+    name = local_name_of(root)
+    if name in FEED_ROOTS:
+        return FEED_ROOTS[name]
+    if name in G2_ROOTS:
+        return "newsml-g2"
+    if name == "nitf":
+        return "nitf"
+    if name == "NewsML":
+        return "newsml-1.2"
+    return f"unknown XML <{name}>"
+
+
+def _load_json(data: bytes) -> object:
+    try:
+        return json.loads(decode_text(data))
+    except json.JSONDecodeError as exc:
+        raise InputError(f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
 
 
 def detect_format(data: bytes, content_type: str | None = None, filename: str | None = None) -> str:
     head = data[:512].lstrip(b"\xef\xbb\xbf \t\r\n")
     if head.startswith((b"{", b"[")):
-        return "envelope"
+        try:
+            return _json_kind(_load_json(data))
+        except InputError:
+            return "envelope"
     if head.startswith(b"<"):
-        return "xml"
+        try:
+            return _xml_kind(parse_xml(data))
+        except InputError:
+            return "xml"
     if looks_binary(data):
         return "binary"
     return "plaintext"
@@ -37,15 +84,27 @@ def parse_bytes(data: bytes, *, content_type: str | None = None, filename: str |
         raise InputError(f"item of {len(data)} bytes exceeds the limit of {max_bytes}", status=413)
     if not data.strip():
         raise InputError("empty item")
-    kind = detect_format(data, content_type, filename)
-    if kind == "binary":
-        raise InputError("binary content, not a text news format", status=415)
-    if kind == "envelope":
-        try:
-            document = json.loads(decode_text(data))
-        except json.JSONDecodeError as exc:
-            raise InputError(f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+    head = data[:512].lstrip(b"\xef\xbb\xbf \t\r\n")
+    if head.startswith((b"{", b"[")):
+        document = _load_json(data)
+        kind = _json_kind(document)
+        if kind == "jsonfeed":
+            return parse_json_feed(document)
+        if kind == "dpa-digitalwires":
+            return parse_digitalwires(document)
+        if kind == "ninjs":
+            return parse_ninjs(document)
         return parse_envelope(document)
-    if kind == "xml":
-        raise InputError("XML wire formats are not supported yet", status=415)
+    if head.startswith(b"<"):
+        root = parse_xml(data)
+        kind = _xml_kind(root)
+        if kind in ("rss", "atom"):
+            return parse_xml_feed(data)
+        if kind == "newsml-g2":
+            return parse_newsml_g2(root)
+        if kind == "nitf":
+            return parse_nitf(root)
+        raise InputError(f"{kind} is not a supported news format", status=415)
+    if looks_binary(data):
+        raise InputError("binary content, not a text news format", status=415)
     return ParseResult(format="plaintext", stories=[parse_plaintext(decode_text(data))])

@@ -1,0 +1,117 @@
+"""IPTC NewsML-G2: newsItem, and newsMessage / packages carrying several items.
+
+Text comes from contentSet: inline NITF (read by nitf.py), inline XHTML, or
+inline plain text. Items without text (pictures, concepts, planning, package
+structure) are reported per item as ItemErrors, never silently dropped.
+Version is the newsItem's @version; pubStatus stat:canceled / stat:withheld
+map to the envelope's pub_status.
+"""
+
+from __future__ import annotations
+
+from shared.contract import Dateline
+from services.ingest.formats.common import build_story, html_to_text, language_tag, parse_datetime, version_from
+from services.ingest.formats.errors import InputError, ItemError, ParseResult
+from services.ingest.formats.nitf import body_text, read_nitf
+from services.ingest.formats.plaintext import parse_dateline
+from services.ingest.formats.xml_nav import attr, child, children, descendant, local_name_of, text_of
+
+G2_ROOTS = {"newsItem", "newsMessage", "packageItem", "conceptItem", "knowledgeItem", "planningItem",
+            "catalogItem", "itemSet"}
+_PUB_STATUS = {"stat:usable": "usable", "stat:withheld": "withheld", "stat:canceled": "canceled"}
+
+
+def _qcode_tail(value: str | None) -> str | None:
+    return value.split(":", 1)[1] if value and ":" in value else value
+
+
+def _content(item) -> tuple[str, str, dict]:
+    """(headline from inline NITF, body text, extras) of a newsItem's contentSet."""
+    content_set = child(item, "contentSet")
+    if content_set is None:
+        return "", "", {}
+    for inline in children(content_set, "inlineXML"):
+        nitf = descendant(inline, "nitf")
+        if nitf is not None:
+            found = read_nitf(nitf)
+            return found.headline, found.body, {"byline": found.byline, "dateline": found.dateline}
+        html_body = descendant(inline, "body")
+        if html_body is not None:
+            return "", body_text(html_body), {}
+        if len(inline):
+            return "", body_text(inline[0]), {}
+    for inline in children(content_set, "inlineData"):
+        if inline.text and inline.text.strip():
+            return "", html_to_text(inline.text), {}
+    return "", "", {}
+
+
+def _dateline(content_meta) -> Dateline | None:
+    element = child(content_meta, "dateline")
+    if element is None or not text_of(element):
+        located = child(content_meta, "located")
+        if located is None:
+            return None
+        place = text_of(child(located, "name")) or _qcode_tail(attr(located, "qcode"))
+        return Dateline(text="", place=place) if place else None
+    parsed = parse_dateline(text_of(element))
+    if parsed:
+        return parsed[0]
+    located = child(content_meta, "located")
+    return Dateline(text=text_of(element), place=text_of(child(located, "name")) or None if located is not None else None)
+
+
+def story_from_news_item(item):
+    item_meta = child(item, "itemMeta")
+    content_meta = child(item, "contentMeta")
+    item_class = attr(child(item_meta, "itemClass"), "qcode") or ""
+    nitf_headline, body, extras = _content(item)
+    headline = text_of(child(content_meta, "headline")) if content_meta is not None else ""
+    headline = headline or nitf_headline
+    if not headline and not body:
+        raise InputError(f"no text content ({item_class or 'newsItem'} {attr(item, 'guid') or ''})".strip())
+    provider = child(item_meta, "provider")
+    updated = parse_datetime(text_of(child(item_meta, "versionCreated")))
+    urgency = text_of(child(content_meta, "urgency")) if content_meta is not None else ""
+    bylines = [text_of(b) for b in children(content_meta, "by")] if content_meta is not None else []
+    subjects = [text_of(child(s, "name")) or attr(s, "qcode") for s in children(content_meta, "subject")] \
+        if content_meta is not None else []
+    language = attr(child(content_meta, "language"), "tag") if content_meta is not None else None
+    return build_story(
+        source=text_of(child(provider, "name")) or _qcode_tail(attr(provider, "qcode")),
+        guid=attr(item, "guid"), headline=headline, body=body, fmt="newsml-g2",
+        dateline=(_dateline(content_meta) if content_meta is not None else None) or extras.get("dateline"),
+        version=version_from(attr(item, "version"), updated),
+        pub_status=_PUB_STATUS.get(attr(child(item_meta, "pubStatus"), "qcode") or "stat:usable", "usable"),
+        urgency=int(urgency) if urgency.isdigit() else None,
+        byline="; ".join(b for b in bylines if b) or extras.get("byline"),
+        subjects=[s for s in subjects if s],
+        declared_language=language_tag(language or attr(item, "lang")),
+        published_at=parse_datetime(text_of(child(item_meta, "firstCreated"))) or updated,
+        updated_at=updated,
+        embargo_until=parse_datetime(text_of(child(item_meta, "embargoed"))),
+    )
+
+
+def parse_newsml_g2(root) -> ParseResult:
+    result = ParseResult(format="newsml-g2")
+    name = local_name_of(root)
+    container = descendant(root, "itemSet") if name == "newsMessage" else root if name == "itemSet" else None
+    if container is not None:
+        items = [e for e in container if local_name_of(e) in G2_ROOTS]
+    else:
+        items = [] if name == "newsMessage" else [root]
+    for index, item in enumerate(items):
+        kind = local_name_of(item)
+        if kind != "newsItem":
+            result.errors.append(ItemError(index, f"no text content (a {kind})"))
+            continue
+        try:
+            result.stories.append(story_from_news_item(item))
+        except InputError as exc:
+            result.errors.append(ItemError(index, exc.reason))
+    if not items:
+        raise InputError(f"NewsML-G2 {name} carries no items")
+    if len(items) == 1 and not result.stories:
+        raise InputError(result.errors[0].reason)
+    return result

@@ -1,0 +1,116 @@
+"""IPTC ninjs 1.x, 2.x and 3.x (News in JSON).
+
+1.x names fields in lower case (`headline`, `body_text`, `versioncreated`),
+2.x/3.x in camelCase with lists (`headlines[]`, `bodies[]`, `versionCreated`).
+An item without text (a picture, video or audio item) is reported as an
+ItemError "no text content", never silently dropped.
+"""
+
+from __future__ import annotations
+
+import re
+
+from services.ingest.formats.common import build_story, html_to_text, language_tag, parse_datetime, version_from
+from services.ingest.formats.errors import InputError, ItemError, ParseResult
+from services.ingest.formats.plaintext import parse_dateline
+
+_PUB_STATUS = {"usable": "usable", "withheld": "withheld", "canceled": "canceled", "cancelled": "canceled"}
+
+
+def looks_like_ninjs(document: object) -> bool:
+    items = document if isinstance(document, list) else [document]
+    return bool(items) and all(isinstance(i, dict) and "uri" in i and any(
+        k in i for k in ("headline", "headlines", "body_text", "body_html", "body_xhtml", "bodies", "type",
+                         "versioncreated", "versionCreated")) for i in items)
+
+
+def _get(item: dict, *names: str):
+    for name in names:
+        if item.get(name) not in (None, "", []):
+            return item[name]
+    return None
+
+
+def _text_field(item: dict, name: str, value) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise InputError(f"invalid field '{name}': expected a string, got {type(value).__name__}")
+    return value
+
+
+def _headline(item: dict) -> str:
+    headlines = item.get("headlines")
+    if isinstance(headlines, list) and headlines:
+        main = next((h for h in headlines if isinstance(h, dict) and h.get("role") in (None, "main")), headlines[0])
+        return _text_field(item, "headlines.value", main.get("value") if isinstance(main, dict) else None)
+    return _text_field(item, "headline", item.get("headline"))
+
+
+def _body(item: dict) -> str:
+    bodies = item.get("bodies")
+    if isinstance(bodies, list) and bodies:
+        for preferred in ("text/plain", "text/html", "application/xhtml+xml", "application/nitf+xml"):
+            for body in bodies:
+                if isinstance(body, dict) and str(body.get("contentType", "")).startswith(preferred):
+                    value = _text_field(item, "bodies.value", body.get("value"))
+                    return html_to_text(value) if preferred != "text/plain" else html_to_text(value)
+        first = bodies[0]
+        return html_to_text(_text_field(item, "bodies.value", first.get("value") if isinstance(first, dict) else None))
+    if item.get("body_text"):
+        return html_to_text(_text_field(item, "body_text", item["body_text"]))
+    markup = _get(item, "body_html", "body_xhtml", "body_nitf")
+    return html_to_text(_text_field(item, "body_html", markup))
+
+
+def _subjects(item: dict) -> list[str]:
+    found = []
+    for subject in item.get("subjects") or item.get("subject") or []:
+        if isinstance(subject, dict) and (subject.get("name") or subject.get("code") or subject.get("uri")):
+            found.append(str(subject.get("name") or subject.get("code") or subject.get("uri")))
+    return found
+
+
+def _provider(item: dict) -> str:
+    holder = _get(item, "copyrightHolder", "copyrightholder")
+    if isinstance(holder, str) and holder.strip():
+        return holder.strip()
+    match = re.match(r"urn:newsml:([^:]+):", str(item.get("uri", "")))
+    return match.group(1) if match else "unknown"
+
+
+def story_from_ninjs(item: dict):
+    headline, body = _headline(item), _body(item)
+    if not headline.strip() and not body.strip():
+        kind = item.get("type", "item")
+        raise InputError(f"no text content (a {kind} item)")
+    updated = parse_datetime(_get(item, "versionCreated", "versioncreated"))
+    by = _get(item, "by", "byline")
+    urgency = item.get("urgency")
+    dateline = parse_dateline(body.split("\n", 1)[0])
+    return build_story(
+        source=_provider(item), guid=str(item.get("uri")), headline=headline, body=body, fmt="ninjs",
+        dateline=dateline[0] if dateline else None,
+        version=version_from(item.get("version"), updated),
+        pub_status=_PUB_STATUS.get(str(_get(item, "pubStatus", "pubstatus") or "usable").lower(), "usable"),
+        urgency=urgency if isinstance(urgency, int) else None,
+        byline=by if isinstance(by, str) else None,
+        subjects=_subjects(item),
+        declared_language=language_tag(item.get("language")),
+        published_at=parse_datetime(_get(item, "firstCreated", "firstcreated")) or updated,
+        updated_at=updated,
+        embargo_until=parse_datetime(item.get("embargoed")),
+    )
+
+
+def parse_ninjs(document: object) -> ParseResult:
+    items = document if isinstance(document, list) else [document]
+    result = ParseResult(format="ninjs")
+    for index, item in enumerate(items):
+        try:
+            result.stories.append(story_from_ninjs(item))
+        except InputError as exc:
+            result.errors.append(ItemError(index, exc.reason))
+    if len(items) == 1 and result.errors:
+        raise InputError(result.errors[0].reason)
+    return result

@@ -1,0 +1,85 @@
+"""NITF 3.x, standalone or inline in NewsML-G2 / NewsML 1.2 (one reader for all)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from lxml import etree
+
+from shared.contract import Dateline
+from services.ingest.formats.common import build_story, html_to_text, language_tag, parse_datetime, version_from
+from services.ingest.formats.errors import InputError, ParseResult
+from services.ingest.formats.plaintext import parse_dateline
+from services.ingest.formats.xml_nav import attr, child, descendant, descendants, path, text_of
+
+
+@dataclass
+class NitfContent:
+    headline: str = ""
+    body: str = ""
+    byline: str | None = None
+    dateline: Dateline | None = None
+    guid: str | None = None
+    urgency: int | None = None
+    published: str | None = None
+    subjects: list[str] = field(default_factory=list)
+    language: str | None = None
+    provider: str | None = None
+    pub_status: str = "usable"
+
+
+def body_text(content) -> str:
+    """Text of a body.content (or any XHTML-like block), paragraphs kept."""
+    if content is None:
+        return ""
+    markup = etree.tostring(content, encoding="unicode", method="xml")
+    return html_to_text(markup)
+
+
+def read_nitf(nitf) -> NitfContent:
+    body = child(nitf, "body")
+    head = child(nitf, "head")
+    body_head = child(body, "body.head") if body is not None else None
+    found = NitfContent()
+    found.headline = text_of(path(body_head, "hedline", "hl1")) or text_of(child(head, "title"))
+    bylines = descendants(body_head, "byline") if body_head is not None else []
+    found.byline = "; ".join(text_of(b) for b in bylines if text_of(b)) or None
+    dateline = descendant(body_head, "dateline") if body_head is not None else None
+    if dateline is not None and text_of(dateline):
+        parsed = parse_dateline(text_of(dateline))
+        place = text_of(descendant(dateline, "city")) or text_of(descendant(dateline, "location")) or None
+        found.dateline = Dateline(
+            text=text_of(dateline),
+            place=place or (parsed[0].place if parsed else None),
+            agency=parsed[0].agency if parsed else None,
+            date=text_of(descendant(dateline, "story.date")) or (parsed[0].date if parsed else None),
+        )
+    found.body = body_text(child(body, "body.content") if body is not None else None)
+    docdata = child(head, "docdata") if head is not None else None
+    found.guid = attr(child(docdata, "doc-id"), "id-string") if docdata is not None else None
+    urgency = attr(child(docdata, "urgency"), "ed-urg") if docdata is not None else None
+    found.urgency = int(urgency) if urgency and urgency.isdigit() else None
+    found.published = attr(child(docdata, "date.issue"), "norm") if docdata is not None else None
+    found.provider = attr(child(docdata, "doc.copyright"), "holder") if docdata is not None else None
+    if docdata is not None and attr(child(docdata, "doc-scope"), "scope") == "kill":
+        found.pub_status = "canceled"
+    found.subjects = [s for s in (attr(e, "tobject.subject.refnum") or attr(e, "tobject.subject.type")
+                                  for e in descendants(head, "tobject.subject")) if s] if head is not None else []
+    found.language = language_tag(attr(nitf, "lang"))
+    return found
+
+
+def parse_nitf(root) -> ParseResult:
+    content = read_nitf(root)
+    if not content.headline and not content.body:
+        raise InputError("NITF document without headline or body text")
+    published = parse_datetime(content.published)
+    pubdata = descendant(child(root, "head"), "pubdata") if child(root, "head") is not None else None
+    story = build_story(
+        source=content.provider or attr(pubdata, "name") or (content.dateline.agency if content.dateline else None),
+        guid=content.guid, headline=content.headline, body=content.body, fmt="nitf", dateline=content.dateline,
+        byline=content.byline, urgency=content.urgency, subjects=content.subjects,
+        declared_language=content.language, published_at=published, pub_status=content.pub_status,
+        version=version_from(None, published),
+    )
+    return ParseResult(format="nitf", stories=[story])

@@ -1,0 +1,130 @@
+"""RSS 0.9x/1.0/2.0 and Atom (with feedparser) and JSON Feed (by hand: feedparser 6 does not read it).
+
+feedparser is only ever given a byte stream, never a string, so it cannot
+mistake an input for a URL and fetch it; DOCTYPE entity declarations are
+refused before it sees the bytes. Every entry becomes a story: guid = the
+entry's id (else its link), headline = title, body = content (else summary)
+as text, source = the feed's title.
+"""
+
+from __future__ import annotations
+
+import calendar
+import io
+import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import feedparser
+
+from shared.contract import Story
+from services.ingest.formats.common import build_story, html_to_text, language_tag, parse_datetime, version_from
+from services.ingest.formats.errors import InputError, ItemError, ParseResult
+from services.ingest.formats.xml_safety import reject_entity_declarations
+
+
+@dataclass
+class FeedEntry:
+    title: str
+    link: str | None
+    published: datetime | None
+    updated: datetime | None
+    story: Story | None
+    error: str | None = None
+
+
+def _struct_time(value) -> datetime | None:
+    return datetime.fromtimestamp(calendar.timegm(value), tz=timezone.utc) if value else None
+
+
+def _xml_feed_entries(data: bytes) -> tuple[str, list[FeedEntry]]:
+    reject_entity_declarations(data)
+    parsed = feedparser.parse(io.BytesIO(data), sanitize_html=False, resolve_relative_uris=False)
+    version = parsed.get("version") or ""
+    if not version:
+        reason = parsed.get("bozo_exception")
+        raise InputError(f"not a readable RSS/Atom feed: {reason or 'unknown format'}")
+    fmt = "atom" if version.startswith("atom") else "rss"
+    feed = parsed.get("feed", {})
+    source = feed.get("title") or feed.get("link") or "unknown"
+    feed_language = language_tag(feed.get("language"))
+    entries = []
+    for entry in parsed.entries:
+        published = _struct_time(entry.get("published_parsed"))
+        updated = _struct_time(entry.get("updated_parsed"))
+        title = html_to_text(entry.get("title", "")) if entry.get("title_detail", {}).get("type") == "text/html" \
+            else " ".join((entry.get("title") or "").split())
+        contents = entry.get("content") or []
+        body_markup = contents[0].get("value") if contents else entry.get("summary", "")
+        body = html_to_text(body_markup)
+        guid = entry.get("id") or entry.get("link")
+        story, error = None, None
+        if title or body:
+            story = build_story(
+                source=source, guid=guid, headline=title, body=body, fmt=fmt,
+                byline=entry.get("author"), published_at=published, updated_at=updated,
+                version=version_from(None, updated or published),
+                subjects=[tag.get("term") for tag in entry.get("tags", []) if tag.get("term")],
+                declared_language=language_tag(entry.get("language")) or feed_language,
+            )
+        else:
+            error = "entry has neither title nor content"
+        entries.append(FeedEntry(title, entry.get("link"), published, updated, story, error))
+    return fmt, entries
+
+
+def _json_feed_entries(document: dict) -> list[FeedEntry]:
+    source = document.get("title") or document.get("home_page_url") or "unknown"
+    items = document.get("items")
+    if not isinstance(items, list):
+        raise InputError("JSON Feed without an 'items' list")
+    entries = []
+    for item in items:
+        if not isinstance(item, dict):
+            entries.append(FeedEntry("", None, None, None, None, "item is not an object"))
+            continue
+        title = " ".join(str(item.get("title") or "").split())
+        body = html_to_text(item.get("content_html")) if item.get("content_html") else \
+            html_to_text(str(item.get("content_text") or item.get("summary") or ""))
+        published, updated = parse_datetime(item.get("date_published")), parse_datetime(item.get("date_modified"))
+        authors = item.get("authors") or ([item["author"]] if isinstance(item.get("author"), dict) else [])
+        story, error = None, None
+        if title or body:
+            story = build_story(
+                source=source, guid=str(item.get("id") or item.get("url") or "") or None, headline=title,
+                body=body, fmt="jsonfeed", published_at=published, updated_at=updated,
+                version=version_from(None, updated or published),
+                byline=", ".join(a.get("name", "") for a in authors if isinstance(a, dict)) or None,
+                subjects=[str(tag) for tag in item.get("tags") or []],
+                declared_language=language_tag(item.get("language") or document.get("language")),
+            )
+        else:
+            error = "item has neither title nor content"
+        entries.append(FeedEntry(title, item.get("url"), published, updated, story, error))
+    return entries
+
+
+def parse_feed_entries(data: bytes) -> list[FeedEntry]:
+    """Entries with their link and dates (for checks against other feed readers)."""
+    stripped = data.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if stripped.startswith(b"{"):
+        return _json_feed_entries(json.loads(data))
+    return _xml_feed_entries(data)[1]
+
+
+def _result(fmt: str, entries: list[FeedEntry]) -> ParseResult:
+    result = ParseResult(format=fmt)
+    for index, entry in enumerate(entries):
+        if entry.story is not None:
+            result.stories.append(entry.story)
+        else:
+            result.errors.append(ItemError(index, entry.error or "unusable entry"))
+    return result
+
+
+def parse_xml_feed(data: bytes) -> ParseResult:
+    return _result(*_xml_feed_entries(data))
+
+
+def parse_json_feed(document: dict) -> ParseResult:
+    return _result("jsonfeed", _json_feed_entries(document))
