@@ -14,13 +14,16 @@ from __future__ import annotations
 
 import json
 
+from services.ingest.formats.control_framed import looks_control_framed, parse_anpa1312, parse_iptc7901
 from services.ingest.formats.digitalwires import looks_like_digitalwires, parse_digitalwires
 from services.ingest.formats.envelope import parse_envelope
 from services.ingest.formats.errors import InputError, ItemError, ParseResult
+from services.ingest.formats.newsml_1_2 import parse_newsml_1_2
 from services.ingest.formats.newsml_g2 import G2_ROOTS, parse_newsml_g2
 from services.ingest.formats.ninjs import looks_like_ninjs, parse_ninjs
 from services.ingest.formats.nitf import parse_nitf
 from services.ingest.formats.plaintext import parse_plaintext
+from services.ingest.formats.reuters_sgml import looks_like_reuters_sgml, parse_reuters_sgml
 from services.ingest.formats.syndication import parse_json_feed, parse_xml_feed
 from services.ingest.formats.text_decoding import decode_text, looks_binary
 from services.ingest.formats.xml_nav import local_name_of
@@ -28,7 +31,8 @@ from services.ingest.formats.xml_safety import parse_xml
 
 __all__ = ["InputError", "ItemError", "ParseResult", "detect_format", "parse_bytes"]
 
-FEED_ROOTS = {"rss": "rss", "RDF": "rss", "feed": "atom"}
+FEED_ROOTS = {"rss": "rss", "RDF": "rss", "feed": "atom", "entry": "atom"}
+_FEED_MARKERS = (b"<rss", b"<rdf:RDF", b"<feed")
 
 
 def _json_kind(document: object) -> str:
@@ -62,6 +66,11 @@ def _load_json(data: bytes) -> object:
 
 
 def detect_format(data: bytes, content_type: str | None = None, filename: str | None = None) -> str:
+    framed = looks_control_framed(data)
+    if framed:
+        return framed
+    if looks_like_reuters_sgml(data):
+        return "reuters-sgml"
     head = data[:512].lstrip(b"\xef\xbb\xbf \t\r\n")
     if head.startswith((b"{", b"[")):
         try:
@@ -84,6 +93,14 @@ def parse_bytes(data: bytes, *, content_type: str | None = None, filename: str |
         raise InputError(f"item of {len(data)} bytes exceeds the limit of {max_bytes}", status=413)
     if not data.strip():
         raise InputError("empty item")
+    # Formats that legitimately carry control characters come before the binary check.
+    framed = looks_control_framed(data)
+    if framed == "anpa1312":
+        return parse_anpa1312(decode_text(data, allow_controls=True))
+    if framed == "iptc7901":
+        return parse_iptc7901(decode_text(data, allow_controls=True))
+    if looks_like_reuters_sgml(data):
+        return parse_reuters_sgml(decode_text(data, allow_controls=True))
     head = data[:512].lstrip(b"\xef\xbb\xbf \t\r\n")
     if head.startswith((b"{", b"[")):
         document = _load_json(data)
@@ -96,7 +113,14 @@ def parse_bytes(data: bytes, *, content_type: str | None = None, filename: str |
             return parse_ninjs(document)
         return parse_envelope(document)
     if head.startswith(b"<"):
-        root = parse_xml(data)
+        try:
+            root = parse_xml(data)
+        except InputError:
+            # Real feeds are often not well-formed XML (HTML entities, stray declarations);
+            # feedparser's lenient reader copes, and still never expands declared entities.
+            if any(marker in data[:4096] for marker in _FEED_MARKERS):
+                return parse_xml_feed(data)
+            raise
         kind = _xml_kind(root)
         if kind in ("rss", "atom"):
             return parse_xml_feed(data)
@@ -104,6 +128,8 @@ def parse_bytes(data: bytes, *, content_type: str | None = None, filename: str |
             return parse_newsml_g2(root)
         if kind == "nitf":
             return parse_nitf(root)
+        if kind == "newsml-1.2":
+            return parse_newsml_1_2(root)
         raise InputError(f"{kind} is not a supported news format", status=415)
     if looks_binary(data):
         raise InputError("binary content, not a text news format", status=415)

@@ -14,10 +14,10 @@ from services.ingest.formats.common import build_story, html_to_text, language_t
 from services.ingest.formats.errors import InputError, ItemError, ParseResult
 from services.ingest.formats.nitf import body_text, read_nitf
 from services.ingest.formats.plaintext import parse_dateline
-from services.ingest.formats.xml_nav import attr, child, children, descendant, local_name_of, text_of
+from services.ingest.formats.xml_nav import attr, child, children, descendant, descendants, local_name_of, text_of
 
 G2_ROOTS = {"newsItem", "newsMessage", "packageItem", "conceptItem", "knowledgeItem", "planningItem",
-            "catalogItem", "itemSet"}
+            "catalogItem", "itemSet", "contentSet"}
 _PUB_STATUS = {"stat:usable": "usable", "stat:withheld": "withheld", "stat:canceled": "canceled"}
 
 
@@ -27,7 +27,10 @@ def _qcode_tail(value: str | None) -> str | None:
 
 def _content(item) -> tuple[str, str, dict]:
     """(headline from inline NITF, body text, extras) of a newsItem's contentSet."""
-    content_set = child(item, "contentSet")
+    return content_of_set(child(item, "contentSet"))
+
+
+def content_of_set(content_set) -> tuple[str, str, dict]:
     if content_set is None:
         return "", "", {}
     for inline in children(content_set, "inlineXML"):
@@ -93,9 +96,38 @@ def story_from_news_item(item):
     )
 
 
+def story_from_package(item):
+    """A package's own headline, and the titles of the items it groups as its text."""
+    content_meta = child(item, "contentMeta")
+    headline = text_of(child(content_meta, "headline")) if content_meta is not None else ""
+    titles = [text_of(child(ref, "title")) for ref in descendants(item, "itemRef")]
+    body = "\n\n".join(t for t in titles if t)
+    if not headline and not body:
+        raise InputError(f"no text content (a packageItem {attr(item, 'guid') or ''})".strip())
+    item_meta = child(item, "itemMeta")
+    provider = child(item_meta, "provider")
+    updated = parse_datetime(text_of(child(item_meta, "versionCreated")))
+    return build_story(
+        source=text_of(child(provider, "name")) or _qcode_tail(attr(provider, "qcode")),
+        guid=attr(item, "guid"), headline=headline, body=body, fmt="newsml-g2",
+        version=version_from(attr(item, "version"), updated),
+        pub_status=_PUB_STATUS.get(attr(child(item_meta, "pubStatus"), "qcode") or "stat:usable", "usable"),
+        published_at=parse_datetime(text_of(child(item_meta, "firstCreated"))) or updated, updated_at=updated,
+        declared_language=language_tag(attr(item, "lang")),
+    )
+
+
 def parse_newsml_g2(root) -> ParseResult:
     result = ParseResult(format="newsml-g2")
     name = local_name_of(root)
+    if name == "contentSet":
+        # A bare contentSet (as exchanged between systems, or quoted in the IPTC guide).
+        headline, body, extras = content_of_set(root)
+        if not headline and not body:
+            raise InputError("contentSet without text")
+        result.stories.append(build_story(source=None, guid=None, headline=headline, body=body, fmt="newsml-g2",
+                                          dateline=extras.get("dateline"), byline=extras.get("byline")))
+        return result
     container = descendant(root, "itemSet") if name == "newsMessage" else root if name == "itemSet" else None
     if container is not None:
         items = [e for e in container if local_name_of(e) in G2_ROOTS]
@@ -103,11 +135,12 @@ def parse_newsml_g2(root) -> ParseResult:
         items = [] if name == "newsMessage" else [root]
     for index, item in enumerate(items):
         kind = local_name_of(item)
-        if kind != "newsItem":
+        if kind not in ("newsItem", "packageItem"):
             result.errors.append(ItemError(index, f"no text content (a {kind})"))
             continue
         try:
-            result.stories.append(story_from_news_item(item))
+            read = story_from_news_item if kind == "newsItem" else story_from_package
+            result.stories.append(read(item))
         except InputError as exc:
             result.errors.append(ItemError(index, exc.reason))
     if not items:

@@ -17,11 +17,32 @@ from services.ingest.formats.plaintext import parse_dateline
 _PUB_STATUS = {"usable": "usable", "withheld": "withheld", "canceled": "canceled", "cancelled": "canceled"}
 
 
+_CONTENT_KEYS = ("headline", "headlines", "body_text", "body_html", "body_xhtml", "bodies", "type",
+                 "versioncreated", "versionCreated")
+
+
+def unwrap(document: object) -> list:
+    """The ninjs items of a document: bare, a list, or inside an API envelope
+    (BBC: {"item": [...]}, AP Media API: {"data": {"item": {...}}} or {"data": {"items": [{"item": ...}]}})."""
+    if isinstance(document, list):
+        return document
+    if not isinstance(document, dict):
+        return [document]
+    data = document.get("data")
+    if isinstance(data, dict):
+        if isinstance(data.get("item"), dict):
+            return [data["item"]]
+        if isinstance(data.get("items"), list):
+            return [entry.get("item", entry) if isinstance(entry, dict) else entry for entry in data["items"]]
+    if isinstance(document.get("item"), list) and "uri" not in document and "guid" not in document:
+        return document["item"]
+    return [document]
+
+
 def looks_like_ninjs(document: object) -> bool:
-    items = document if isinstance(document, list) else [document]
-    return bool(items) and all(isinstance(i, dict) and "uri" in i and any(
-        k in i for k in ("headline", "headlines", "body_text", "body_html", "body_xhtml", "bodies", "type",
-                         "versioncreated", "versionCreated")) for i in items)
+    items = unwrap(document)
+    return bool(items) and all(isinstance(i, dict) and ("uri" in i or "guid" in i) and any(
+        k in i for k in _CONTENT_KEYS) for i in items)
 
 
 def _get(item: dict, *names: str):
@@ -72,7 +93,9 @@ def _subjects(item: dict) -> list[str]:
 
 
 def _provider(item: dict) -> str:
-    holder = _get(item, "copyrightHolder", "copyrightholder")
+    holder = _get(item, "provider", "source", "copyrightHolder", "copyrightholder")
+    if isinstance(holder, dict):
+        holder = holder.get("name")
     if isinstance(holder, str) and holder.strip():
         return holder.strip()
     match = re.match(r"urn:newsml:([^:]+):", str(item.get("uri", "")))
@@ -89,7 +112,7 @@ def story_from_ninjs(item: dict):
     urgency = item.get("urgency")
     dateline = parse_dateline(body.split("\n", 1)[0])
     return build_story(
-        source=_provider(item), guid=str(item.get("uri")), headline=headline, body=body, fmt="ninjs",
+        source=_provider(item), guid=str(_get(item, "uri", "guid")), headline=headline, body=body, fmt="ninjs",
         dateline=dateline[0] if dateline else None,
         version=version_from(item.get("version"), updated),
         pub_status=_PUB_STATUS.get(str(_get(item, "pubStatus", "pubstatus") or "usable").lower(), "usable"),
@@ -104,7 +127,7 @@ def story_from_ninjs(item: dict):
 
 
 def parse_ninjs(document: object) -> ParseResult:
-    items = document if isinstance(document, list) else [document]
+    items = unwrap(document)
     result = ParseResult(format="ninjs")
     for index, item in enumerate(items):
         try:

@@ -15,9 +15,9 @@ def looks_binary(data: bytes) -> bool:
     return bool(sample) and controls / len(sample) > 0.05
 
 
-def decode_text(data: bytes) -> str:
+def decode_text(data: bytes, allow_controls: bool = False) -> str:
     """UTF-8 when it is UTF-8 (BOM tolerated), otherwise the best guess (Latin-1, Windows-1252...)."""
-    if looks_binary(data):
+    if not allow_controls and looks_binary(data):
         raise InputError("binary content, not a text news format", status=415)
     try:
         return data.decode("utf-8-sig")

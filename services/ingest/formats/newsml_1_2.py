@@ -1,0 +1,72 @@
+"""IPTC NewsML 1.2: a NewsML envelope with one or more NewsItems.
+
+Each NewsItem: Identification (ProviderId, PublicIdentifier, RevisionId),
+NewsManagement (Status, Urgency, FirstCreated, ThisRevisionCreated), and
+NewsComponents with NewsLines (HeadLine, ByLine, DateLine) and ContentItems
+whose DataContent holds NITF or XHTML-ish text.
+"""
+
+from __future__ import annotations
+
+from services.ingest.formats.common import build_story, html_to_text, language_tag, parse_datetime, version_from
+from services.ingest.formats.errors import InputError, ItemError, ParseResult
+from services.ingest.formats.nitf import body_text, read_nitf
+from services.ingest.formats.plaintext import parse_dateline
+from services.ingest.formats.xml_nav import attr, child, children, descendant, descendants, text_of
+
+_STATUS = {"usable": "usable", "withheld": "withheld", "canceled": "canceled", "cancelled": "canceled"}
+
+
+def _body(item) -> tuple[str, str]:
+    """(headline from inline NITF if any, body text) from the item's DataContent."""
+    for data in descendants(item, "DataContent"):
+        nitf = descendant(data, "nitf")
+        if nitf is not None:
+            found = read_nitf(nitf)
+            return found.headline, found.body
+        if len(data):
+            return "", "\n\n".join(t for t in (body_text(c) for c in data) if t)
+        if data.text and data.text.strip():
+            return "", html_to_text(data.text)
+    return "", ""
+
+
+def story_from_news_item(item):
+    identifier = descendant(item, "NewsIdentifier")
+    management = child(item, "NewsManagement")
+    lines = descendant(item, "NewsLines")
+    nitf_headline, body = _body(item)
+    headline = text_of(child(lines, "HeadLine")) or nitf_headline
+    if not headline and not body:
+        raise InputError("no text content in NewsItem")
+    updated = parse_datetime(text_of(child(management, "ThisRevisionCreated")))
+    dateline_text = text_of(child(lines, "DateLine"))
+    dateline = parse_dateline(dateline_text) if dateline_text else None
+    urgency = attr(child(management, "Urgency"), "FormalName") or ""
+    return build_story(
+        source=text_of(child(identifier, "ProviderId")) or None,
+        guid=text_of(child(identifier, "PublicIdentifier")) or text_of(child(identifier, "NewsItemId")) or None,
+        headline=headline, body=body, fmt="newsml-1.2", dateline=dateline[0] if dateline else None,
+        version=version_from(text_of(child(identifier, "RevisionId")), updated),
+        pub_status=_STATUS.get((attr(child(management, "Status"), "FormalName") or "usable").lower(), "usable"),
+        urgency=int(urgency) if urgency.isdigit() else None,
+        byline=text_of(child(lines, "ByLine")) or None,
+        declared_language=language_tag(attr(item, "lang") or attr(descendant(item, "Language"), "FormalName")),
+        published_at=parse_datetime(text_of(child(management, "FirstCreated"))) or updated,
+        updated_at=updated,
+    )
+
+
+def parse_newsml_1_2(root) -> ParseResult:
+    items = children(root, "NewsItem")
+    if not items:
+        raise InputError("NewsML 1.2 document without NewsItem")
+    result = ParseResult(format="newsml-1.2")
+    for index, item in enumerate(items):
+        try:
+            result.stories.append(story_from_news_item(item))
+        except InputError as exc:
+            result.errors.append(ItemError(index, exc.reason))
+    if len(items) == 1 and not result.stories:
+        raise InputError(result.errors[0].reason)
+    return result
