@@ -12,7 +12,9 @@ Content-Type is only a hint.
 
 from __future__ import annotations
 
+import codecs
 import json
+import re
 
 from services.ingest.formats.control_framed import looks_control_framed, parse_anpa1312, parse_iptc7901
 from services.ingest.formats.digitalwires import looks_like_digitalwires, parse_digitalwires
@@ -65,7 +67,24 @@ def _load_json(data: bytes) -> object:
         raise InputError(f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
 
 
+_UTF16_32_BOMS = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+
+
+def _as_utf8(data: bytes) -> bytes:
+    """UTF-16/32 input (marked by its BOM) re-encoded as UTF-8, so one byte-level detector serves all."""
+    if not data.startswith(_UTF16_32_BOMS):
+        return data
+    encoding = "utf-32" if data.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)) else "utf-16"
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise InputError(f"invalid {encoding} text: {exc.reason}", status=415) from exc
+    text = re.sub(r'(<\?xml[^>]*encoding=["\'])[^"\']+', r"\1utf-8", text, count=1)
+    return text.encode("utf-8")
+
+
 def detect_format(data: bytes, content_type: str | None = None, filename: str | None = None) -> str:
+    data = _as_utf8(data)
     framed = looks_control_framed(data)
     if framed:
         return framed
@@ -93,6 +112,7 @@ def parse_bytes(data: bytes, *, content_type: str | None = None, filename: str |
         raise InputError(f"item of {len(data)} bytes exceeds the limit of {max_bytes}", status=413)
     if not data.strip():
         raise InputError("empty item")
+    data = _as_utf8(data)
     # Formats that legitimately carry control characters come before the binary check.
     framed = looks_control_framed(data)
     if framed == "anpa1312":

@@ -42,6 +42,25 @@ def normalise_paragraphs(text: str) -> str:
     return "\n\n".join(p for p in paragraphs if p)
 
 
+# RFC 822 dates in feeds use US zone names that dateutil does not know on its own.
+_ZONES = {name: hours * 3600 for name, hours in {
+    "UT": 0, "UTC": 0, "GMT": 0, "Z": 0, "EST": -5, "EDT": -4, "CST": -6, "CDT": -5, "MST": -7, "MDT": -6,
+    "PST": -8, "PDT": -7, "CET": 1, "CEST": 2, "BST": 1, "JST": 9, "AEST": 10, "AEDT": 11}.items()}
+# Month and weekday names of the languages feeds most often use besides English.
+_LOCAL_MONTHS = {
+    "gen": "jan", "mag": "may", "giu": "jun", "lug": "jul", "ago": "aug", "set": "sep", "ott": "oct", "dic": "dec",
+    "janv": "jan", "févr": "feb", "fevr": "feb", "avr": "apr", "mai": "may", "juin": "jun", "juil": "jul",
+    "août": "aug", "aout": "aug", "sept": "sep", "déc": "dec", "mär": "mar", "mrz": "mar", "okt": "oct",
+    "dez": "dec", "ene": "jan", "abr": "apr",
+}
+
+
+def _anglicise(value: str) -> str:
+    value = re.sub(r"^\s*[^\W\d]{2,9}\.?,\s*", "", value)  # drop a leading weekday name: "mer, 16 nov ..."
+    return re.sub(r"(?<![^\W\d])([^\W\d]{3,5})\.?(?![^\W\d])",
+                  lambda m: _LOCAL_MONTHS.get(m.group(1).lower(), m.group(1)), value)
+
+
 def parse_datetime(value: object) -> datetime | None:
     """Any common wire date string -> aware UTC datetime; None when absent or unreadable."""
     if value is None or value == "":
@@ -49,10 +68,14 @@ def parse_datetime(value: object) -> datetime | None:
     if isinstance(value, datetime):
         parsed = value
     else:
+        text = str(value).strip()
         try:
-            parsed = dateparser.parse(str(value).strip())
+            parsed = dateparser.parse(text, tzinfos=_ZONES)
         except (ValueError, OverflowError, TypeError):
-            return None
+            try:
+                parsed = dateparser.parse(_anglicise(text), tzinfos=_ZONES)
+            except (ValueError, OverflowError, TypeError):
+                return None
     if parsed is None:
         return None
     if parsed.tzinfo is None:

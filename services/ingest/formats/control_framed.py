@@ -22,10 +22,11 @@ SOH, STX, ETX, SYN = "\x01", "\x02", "\x03", "\x16"
 
 def looks_control_framed(data: bytes) -> str | None:
     head = data[:600]
-    if b"\x01" not in head or b"\x02" not in data:
+    # The frame opens the transmission: [SYN SYN] SOH ... STX. Anything else with
+    # control bytes (NULs above all) is not an agency text, whatever it contains.
+    if b"\x00" in head or not head.lstrip(b"\x16").startswith(b"\x01") or b"\x02" not in data:
         return None
-    return "anpa1312" if head.lstrip(b"\x16").startswith(b"\x01") and b"\x16" in head[:4] or b"\x1f" in head \
-        else "iptc7901"
+    return "anpa1312" if head.startswith(b"\x16") or b"\x1f" in head[:80] else "iptc7901"
 
 
 def _framed_text(text: str) -> tuple[str, str]:

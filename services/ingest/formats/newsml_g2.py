@@ -40,13 +40,25 @@ def content_of_set(content_set) -> tuple[str, str, dict]:
             return found.headline, found.body, {"byline": found.byline, "dateline": found.dateline}
         html_body = descendant(inline, "body")
         if html_body is not None:
-            return "", body_text(html_body), {}
+            return "", xhtml_article_text(html_body), {}
         if len(inline):
             return "", body_text(inline[0]), {}
     for inline in children(content_set, "inlineData"):
         if inline.text and inline.text.strip():
             return "", html_to_text(inline.text), {}
     return "", "", {}
+
+
+def xhtml_article_text(body) -> str:
+    """The article of an XHTML body: its main section(s) when marked (dpa), else the body
+    without header/footer/aside, which repeat the headline and carry metadata."""
+    main = [section for section in descendants(body, "section") if "main" in (section.get("class") or "").split()]
+    if main:
+        return "\n\n".join(body_text(section) for section in main)
+    for name in ("header", "footer", "aside"):
+        for element in descendants(body, name):
+            element.getparent().remove(element)
+    return body_text(body)
 
 
 def _dateline(content_meta) -> Dateline | None:

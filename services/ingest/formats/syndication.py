@@ -50,8 +50,9 @@ def _xml_feed_entries(data: bytes) -> tuple[str, list[FeedEntry]]:
     feed_language = language_tag(feed.get("language"))
     entries = []
     for entry in parsed.entries:
-        published = _struct_time(entry.get("published_parsed"))
-        updated = _struct_time(entry.get("updated_parsed"))
+        # The raw strings keep fractions of seconds and formats feedparser's own parser misses.
+        published = parse_datetime(entry.get("published")) or _struct_time(entry.get("published_parsed"))
+        updated = parse_datetime(entry.get("updated")) or _struct_time(entry.get("updated_parsed"))
         title = html_to_text(entry.get("title", "")) if entry.get("title_detail", {}).get("type") == "text/html" \
             else " ".join((entry.get("title") or "").split())
         contents = entry.get("content") or []
@@ -69,8 +70,25 @@ def _xml_feed_entries(data: bytes) -> tuple[str, list[FeedEntry]]:
             )
         else:
             error = "entry has neither title nor content"
-        entries.append(FeedEntry(title, entry.get("link"), published, updated, story, error))
+        entries.append(FeedEntry(title, _entry_link(entry, data), published, updated, story, error))
     return fmt, entries
+
+
+def _entry_link(entry, data: bytes) -> str | None:
+    """The entry's own alternate link. feedparser also fills it from a permalink guid or an
+    Atom id, which identifies the entry but is not a link the feed gave: keep such a value
+    only when the document really has it as a link."""
+    for link in entry.get("links", []):
+        href = link.get("href")
+        if link.get("rel", "alternate") != "alternate" or not href:
+            continue
+        if href == entry.get("id"):
+            # Once in the document: only as the id. Twice or more: also as a link.
+            escaped = href.replace("&", "&amp;").encode()
+            if max(data.count(escaped), data.count(href.encode())) < 2:
+                continue
+        return href
+    return None
 
 
 def _json_feed_entries(document: dict) -> list[FeedEntry]:

@@ -1,0 +1,90 @@
+"""Hostile and broken input: a clear InputError naming the cause, or a clean parse. Never a crash,
+never an entity expanded, never a network request."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import pytest
+
+from services.ingest.formats import InputError, parse_bytes
+
+BILLION_LAUGHS = b"""<?xml version="1.0"?>
+<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>
+<nitf><body><body.head><hedline><hl1>&lol3;</hl1></hedline></body.head></body></nitf>"""
+
+XXE_FILE = b"""<?xml version="1.0"?>
+<!DOCTYPE nitf [<!ENTITY secret SYSTEM "file:///etc/passwd">]>
+<nitf><body><body.head><hedline><hl1>&secret;</hl1></hedline></body.head></body></nitf>"""
+
+XXE_NETWORK_RSS = b"""<?xml version="1.0"?>
+<!DOCTYPE rss [<!ENTITY remote SYSTEM "http://127.0.0.1:9/evil.dtd">]>
+<rss version="2.0"><channel><title>x</title><item><title>&remote;</title></item></channel></rss>"""
+
+CASES = {
+    "malformed XML": (b"<nitf><body><p>unclosed</body>", 400, "malformed XML"),
+    "billion laughs": (BILLION_LAUGHS, 400, "entities"),
+    "XXE file": (XXE_FILE, 400, "entities"),
+    "XXE network in a feed": (XXE_NETWORK_RSS, 400, "entities"),
+    "empty": (b"", 400, "empty"),
+    "whitespace": (b" \n\t ", 400, "empty"),
+    "binary junk": (bytes(range(256)) * 8, 415, "binary"),
+    "NUL bytes in text": (b"Headline\x00\x00\x00 body\x00", 415, "binary"),
+    "JSON wrong type": (json.dumps({"headline": {"a": 1}, "body": "x"}).encode(), 400, "headline"),
+    "JSON wrong version type": (json.dumps({"headline": "h", "version": "two"}).encode(), 400, "version"),
+    "JSON not an object": (b"[1, 2, 3]", None, None),  # a batch of three unusable items: item errors
+    "truncated JSON": (b'{"headline": "h", "body": "b"', 400, "malformed JSON"),
+    "unsupported XML": (b"<catalog><book/></catalog>", 415, "not a supported"),
+    "huge": (b"x" * 6_000_001, 413, "exceeds"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_hostile_input_is_refused_with_a_reason(name, monkeypatch):
+    def no_network(*args, **kwargs):
+        raise AssertionError("a parser tried to open a network connection")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    data, status, words = CASES[name]
+    if status is None:
+        result = parse_bytes(data)
+        assert not result.stories and len(result.errors) == 3
+        return
+    with pytest.raises(InputError) as info:
+        parse_bytes(data)
+    assert info.value.status == status
+    assert words in info.value.reason
+
+
+def test_control_characters_inside_text_are_removed():
+    story = parse_bytes("Breaking\x07 news\x1b about the\x0c budget.\n\nMore text.".encode()).stories[0]
+    assert "\x07" not in story.text and "\x1b" not in story.text and "budget" in story.text
+
+
+def test_wrong_declared_encoding_is_decoded_not_crashed():
+    # Declares UTF-8 but is Latin-1: lxml refuses the bytes with a reason, it does not guess silently.
+    data = '<?xml version="1.0" encoding="UTF-8"?><nitf><body><body.head><hedline><hl1>Régime</hl1>' \
+           '</hedline></body.head></body></nitf>'.encode("latin-1")
+    with pytest.raises(InputError) as info:
+        parse_bytes(data)
+    assert "malformed XML" in info.value.reason
+
+
+@pytest.mark.parametrize("encoding", ["ISO-8859-1", "windows-1252", "UTF-16"])
+def test_declared_encodings_are_honoured(encoding):
+    text = f'<?xml version="1.0" encoding="{encoding}"?><nitf><body><body.head><hedline><hl1>Société générale ' \
+           f'€ résultats</hl1></hedline></body.head><body.content><p>Le bénéfice a progressé.</p></body.content>' \
+           f'</body></nitf>'
+    if encoding == "ISO-8859-1":
+        text = text.replace("€ ", "")
+    story = parse_bytes(text.encode(encoding)).stories[0]
+    assert story.headline.startswith("Société générale")
+    assert story.body == "Le bénéfice a progressé."
+
+
+def test_undeclared_windows_1252_plain_text():
+    data = "Les \x93guillemets\x94 du ministre: \x80 50 millions pour la réforme.".encode("latin-1")
+    story = parse_bytes(data).stories[0]
+    assert "ministre" in story.body and "réforme" in story.body
