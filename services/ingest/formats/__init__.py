@@ -100,7 +100,9 @@ def detect_format(data: bytes, content_type: str | None = None, filename: str | 
         try:
             return _xml_kind(parse_xml(data))
         except InputError:
-            return "xml"
+            if b"<feed" in data[:4096]:
+                return "atom"
+            return "rss" if any(marker in data[:4096] for marker in _FEED_MARKERS) else "xml"
     if looks_binary(data):
         return "binary"
     return "plaintext"
