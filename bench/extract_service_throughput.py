@@ -28,7 +28,7 @@ from bench.extract_throughput import load_stories  # noqa: E402
 from services import stack  # noqa: E402
 from services.extract.nlp import load_ner  # noqa: E402
 from shared.messages import encode_story  # noqa: E402
-from tests.integration.conftest import _free_port_block, _free_ports  # noqa: E402
+from tests.integration.conftest import _free_port_block, _ports_outside_block  # noqa: E402
 
 
 def _metric(url: str, name: str) -> float:
@@ -47,8 +47,8 @@ def raw_spacy_seconds(texts: list[str], batch_size: int) -> float:
 
 
 def service_seconds(stories, replicas: int) -> float:
-    kafka_port, es_port, http_port = _free_ports(3)
     base = _free_port_block()
+    kafka_port, es_port, http_port = _ports_outside_block(base, 3)
     config = stack.StackConfig(
         run_dir=Path(tempfile.mkdtemp(prefix="wirestream-bench-")), kafka_port=kafka_port,
         elasticsearch_port=es_port, http_port=http_port, extract_replicas=replicas,

@@ -60,6 +60,11 @@ def _free_port_block(width: int = 20) -> int:
     raise RuntimeError("no block of free ports")
 
 
+def _ports_outside_block(base: int, count: int, width: int = 20) -> list[int]:
+    """Free ports that cannot collide with the metrics block (the OS may hand a closed port out again)."""
+    return [port for port in _free_ports(count + width) if not base <= port < base + width][:count]
+
+
 @dataclass
 class Stack:
     config: StackConfig
@@ -118,8 +123,8 @@ def _wait_one_healthy(config: StackConfig, service: str, process, timeout_s: flo
 
 @pytest.fixture(scope="session")
 def running_stack(tmp_path_factory) -> Stack:
-    kafka_port, es_port, http_port = _free_ports(3)
     base = _free_port_block()
+    kafka_port, es_port, http_port = _ports_outside_block(base, 3)
     run_dir = tmp_path_factory.mktemp("stack")
     config = StackConfig(
         run_dir=run_dir,

@@ -17,8 +17,12 @@ from services.ingest.formats.plaintext import parse_dateline
 _PUB_STATUS = {"usable": "usable", "withheld": "withheld", "canceled": "canceled", "cancelled": "canceled"}
 
 
-_CONTENT_KEYS = ("headline", "headlines", "body_text", "body_html", "body_xhtml", "bodies", "type",
-                 "versioncreated", "versionCreated")
+# Keys only ninjs uses, and keys only our own envelope uses (a ninjs 1.x item with a
+# `guid` and a `headline` looks much like an envelope otherwise).
+_NINJS_ONLY = ("uri", "headlines", "body_text", "body_html", "body_xhtml", "bodies", "versioncreated",
+               "versionCreated", "firstcreated", "firstCreated", "pubstatus", "pubStatus", "renditions")
+_ENVELOPE_ONLY = ("body", "pub_status", "embargo_until", "published_at", "updated_at", "received_at",
+                  "schema_version", "declared_language")
 
 
 def unwrap(document: object) -> list:
@@ -41,8 +45,9 @@ def unwrap(document: object) -> list:
 
 def looks_like_ninjs(document: object) -> bool:
     items = unwrap(document)
-    return bool(items) and all(isinstance(i, dict) and ("uri" in i or "guid" in i) and any(
-        k in i for k in _CONTENT_KEYS) for i in items)
+    return bool(items) and all(
+        isinstance(i, dict) and any(k in i for k in _NINJS_ONLY) and not any(k in i for k in _ENVELOPE_ONLY)
+        for i in items)
 
 
 def _get(item: dict, *names: str):

@@ -100,3 +100,13 @@ def test_batch_of_non_objects_yields_only_item_errors():
     assert result.stories == []
     assert [e.index for e in result.errors] == [0, 1]
     assert all("JSON object" in e.reason for e in result.errors)
+
+
+def test_envelope_is_not_mistaken_for_ninjs():
+    # A ninjs 1.x item also has guid and headline; our envelope's `body` and `pub_status` tell them apart.
+    envelope = {"guid": "g1", "source": "AFP", "headline": "Killed", "body": "Text.", "pub_status": "canceled",
+                "version": 2, "embargo_until": "2030-01-01T00:00:00Z"}
+    result = parse_bytes(json.dumps(envelope).encode())
+    story = result.stories[0]
+    assert result.format == "envelope"
+    assert (story.body, story.pub_status, story.version, story.embargo_until.year) == ("Text.", "canceled", 2, 2030)
