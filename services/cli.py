@@ -193,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--run-dir", default=str(DEFAULT_RUN_DIR))
     demo.add_argument("--extract-replicas", type=int, default=2, help="extract processes (one per core)")
     demo.add_argument("--timeout", type=float, default=180)
-    demo.add_argument("--query", default="Renault", help="full-text search to show")
+    demo.add_argument("--query", default=None, help="full-text search to show (default: the top entity)")
     demo.set_defaults(func=cmd_demo)
 
     down = sub.add_parser("down", help="stop what `up` started")

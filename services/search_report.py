@@ -59,6 +59,8 @@ def summary_lines(es: Elasticsearch, alias: str, query: str | None = None, top: 
     for bucket in response["aggregations"]["entities"]["named"]["top"]["buckets"]:
         label = bucket["label"]["buckets"][0]["key"] if bucket["label"]["buckets"] else "?"
         lines.append(f"  {bucket['key']} ({label}): in {bucket['doc_count']} stories")
+    top_entities = response["aggregations"]["entities"]["named"]["top"]["buckets"]
+    query = query or (top_entities[0]["key"] if top_entities else None)
     if query:
         lines.append(f"search '{query}':")
         hits = es.search(index=alias, size=5, query={"multi_match": {"query": query, "fields": ["headline^2", "body", "lang.*"]}},
