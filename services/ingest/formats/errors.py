@@ -29,3 +29,20 @@ class ParseResult:
     format: str
     stories: list[Story] = field(default_factory=list)
     errors: list[ItemError] = field(default_factory=list)
+
+
+def parse_items(fmt: str, items: list, read) -> ParseResult:
+    """Read each item of a multi-item input; an unusable item becomes an ItemError.
+
+    A single-item input whose item is unusable is refused as a whole (InputError),
+    so a caller sending one story gets a 4xx with the reason, not an empty 202.
+    """
+    result = ParseResult(format=fmt)
+    for index, item in enumerate(items):
+        try:
+            result.stories.append(read(item))
+        except InputError as exc:
+            result.errors.append(ItemError(index, exc.reason))
+    if len(items) == 1 and not result.stories:
+        raise InputError(result.errors[0].reason)
+    return result

@@ -9,7 +9,7 @@ whose DataContent holds NITF or XHTML-ish text.
 from __future__ import annotations
 
 from services.ingest.formats.common import build_story, html_to_text, language_tag, parse_datetime, version_from
-from services.ingest.formats.errors import InputError, ItemError, ParseResult
+from services.ingest.formats.errors import InputError, ParseResult, parse_items
 from services.ingest.formats.nitf import body_text, read_nitf
 from services.ingest.formats.plaintext import parse_dateline
 from services.ingest.formats.xml_nav import attr, child, children, descendant, descendants, text_of
@@ -61,12 +61,4 @@ def parse_newsml_1_2(root) -> ParseResult:
     items = children(root, "NewsItem")
     if not items:
         raise InputError("NewsML 1.2 document without NewsItem")
-    result = ParseResult(format="newsml-1.2")
-    for index, item in enumerate(items):
-        try:
-            result.stories.append(story_from_news_item(item))
-        except InputError as exc:
-            result.errors.append(ItemError(index, exc.reason))
-    if len(items) == 1 and not result.stories:
-        raise InputError(result.errors[0].reason)
-    return result
+    return parse_items("newsml-1.2", items, story_from_news_item)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from services.ingest.formats.common import build_story, html_to_text, language_tag, parse_datetime, version_from
-from services.ingest.formats.errors import InputError, ItemError, ParseResult
+from services.ingest.formats.errors import InputError, ParseResult, parse_items
 from services.ingest.formats.plaintext import parse_dateline
 
 _PUB_STATUS = {"usable": "usable", "withheld": "withheld", "canceled": "canceled", "cancelled": "canceled"}
@@ -132,13 +132,4 @@ def story_from_ninjs(item: dict):
 
 
 def parse_ninjs(document: object) -> ParseResult:
-    items = unwrap(document)
-    result = ParseResult(format="ninjs")
-    for index, item in enumerate(items):
-        try:
-            result.stories.append(story_from_ninjs(item))
-        except InputError as exc:
-            result.errors.append(ItemError(index, exc.reason))
-    if len(items) == 1 and result.errors:
-        raise InputError(result.errors[0].reason)
-    return result
+    return parse_items("ninjs", unwrap(document), story_from_ninjs)
