@@ -62,7 +62,7 @@ def service_seconds(stories, replicas: int) -> float:
             processes[name] = stack.start_service(config, "extract", replica)
         urls = {k: v for k, v in stack.health_urls(config).items() if k.startswith("extract")}
         deadline = time.monotonic() + 180
-        while not all(stack._healthy(u) for u in urls.values()):
+        while not all(stack.is_healthy(u) for u in urls.values()):
             if time.monotonic() > deadline:
                 raise RuntimeError("extract not healthy")
             time.sleep(0.5)

@@ -137,14 +137,14 @@ def wait_healthy(config: StackConfig, processes: dict[str, subprocess.Popen], ti
             process = processes.get(name)
             if process is not None and process.poll() is not None:
                 raise RuntimeError(f"{name} exited with {process.returncode}; see {config.run_dir}/logs/{name}.log")
-            if _healthy(url):
+            if is_healthy(url):
                 del pending[name]
         if time.monotonic() > deadline:
             raise RuntimeError(f"not healthy after {timeout_s}s: {sorted(pending)} (logs in {config.run_dir}/logs)")
         time.sleep(0.5)
 
 
-def _healthy(url: str) -> bool:
+def is_healthy(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=2) as response:
             return response.status == 200 and json.load(response).get("status") == "ok"

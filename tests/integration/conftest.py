@@ -115,7 +115,7 @@ def _wait_one_healthy(config: StackConfig, service: str, process, timeout_s: flo
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"{service} exited with {process.returncode}")
-        if stack._healthy(url):
+        if stack.is_healthy(url):
             return
         time.sleep(0.3)
     raise RuntimeError(f"{service} not healthy after {timeout_s}s")

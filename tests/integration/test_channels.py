@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 
+from services import stack
 from tests.integration.conftest import search_ids, wait_until
 
 
@@ -44,3 +45,25 @@ def test_oversized_and_binary_items_are_refused(running_stack):
     assert status == 415 and "binary" in body["error"]["reason"]
     status, body = running_stack.post("/v1/items", b"x" * 6_000_000, content_type="text/plain")
     assert status == 413
+
+
+def test_hostile_xml_is_refused_and_the_stack_stays_healthy(running_stack, es):
+    bombs = [
+        b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]>'
+        b"<nitf><body><body.head><hedline><hl1>&b;</hl1></hedline></body.head></body></nitf>",
+        b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY s SYSTEM "file:///etc/passwd">]><rss><channel><item>'
+        b"<title>&s;</title></item></channel></rss>",
+        b"<newsItem><contentSet><inlineXML><nitf><body>unclosed",
+    ]
+    for bomb in bombs:
+        status, body = running_stack.post("/v1/items", bomb, content_type="application/xml")
+        assert status == 400, body
+        assert body["error"]["reason"]
+    # Still serving: health is green and a good story goes all the way through.
+    for name, url in stack.health_urls(running_stack.config).items():
+        assert stack.is_healthy(url), f"{name} unhealthy after hostile input"
+    story = {"guid": f"urn:test:after-bombs:{uuid.uuid4()}", "source": "TEST", "headline": "Still standing",
+             "body": "The pipeline kept running."}
+    status, body = running_stack.post("/v1/items", json.dumps(story).encode())
+    assert status == 202
+    wait_until(lambda: search_ids(es, [body["id"]]), timeout_s=60, what="a good story after the bombs")
