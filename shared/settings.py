@@ -93,6 +93,10 @@ class ExtractSettings(CommonSettings):
     metrics_port: int = Field(9103, description="Port of extract's /metrics and /healthz.")
     consumer_group: str = Field("wirestream-extract", description="Kafka consumer group.")
     batch_size: int = Field(16, ge=1, description="Stories per spaCy nlp.pipe batch (16-32 is fastest).")
+    stream_batch_size: int = Field(
+        64, ge=1, description="Stories taken from Kafka per round trip to the NER worker process "
+        "(several nlp.pipe batches; fewer hand-overs and acknowledgement waits)."
+    )
     batch_wait_s: float = Field(0.2, gt=0, description="Longest wait to fill a batch.")
 
 

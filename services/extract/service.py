@@ -28,7 +28,7 @@ def build_stage(settings: ExtractSettings) -> TransformStage:
         source_topic=settings.topic_detected,
         sink_topic=settings.topic_enriched,
         make_process=partial(make_enricher, settings.batch_size),
-        batch_size=settings.batch_size,
+        batch_size=settings.stream_batch_size,
         batch_wait_s=settings.batch_wait_s,
     )
 
