@@ -18,6 +18,7 @@ import re
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from shared.contract import Entity
 
@@ -40,6 +41,7 @@ _POSSESSIVE = re.compile(r"['’]s?$")
 _APOS = str.maketrans({"’": "'", "‘": "'", "`": "'", "´": "'", "–": "-", "—": "-", "‐": "-"})
 
 
+@lru_cache(maxsize=65536)  # the same few hundred names recur across a story and a batch
 def canonical_key(text: str) -> str:
     s = unicodedata.normalize("NFKD", text.translate(_APOS))
     s = "".join(c for c in s if not unicodedata.combining(c))

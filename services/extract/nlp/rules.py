@@ -143,6 +143,34 @@ DATE_RE = re.compile(
     rf"|\b(?:in|en|im|since|depuis|seit|desde|dal|sinds|until|jusqu'en|début|fin|end of|early|late)\s(?P<y4>(?:19|20)\d{{2}})(?![\w-])",
     re.IGNORECASE,
 )
+# Every DATE_RE alternative starts at the start of a word: digits, a month or
+# weekday name, or one of the year cue words. Scanning only from such words
+# finds exactly what DATE_RE.finditer finds, several times faster than letting
+# the regex try its long IGNORECASE alternation at every character of a story.
+_WORD_START = re.compile(r"(?<!\w)\w+")
+_DATE_FIRST_WORDS = frozenset(
+    [name.split("-")[0] for name in MONTHS] + [name.split("-")[0] for name in WEEKDAYS]
+    + ["in", "en", "im", "since", "depuis", "seit", "desde", "dal", "sinds", "until", "jusqu", "début",
+       "fin", "end", "early", "late"]
+)
+
+
+def find_dates(seg: str):
+    """The matches of DATE_RE.finditer(seg), found from candidate words only."""
+    end = 0
+    for word in _WORD_START.finditer(seg):
+        start = word.start()
+        if start < end:
+            continue
+        token = word.group()
+        if not (token[0].isdigit() or token.lower() in _DATE_FIRST_WORDS):
+            continue
+        m = DATE_RE.match(seg, start)
+        if m:
+            end = m.end()
+            yield m
+
+
 # Month names that are also ordinary words: only with a day or a year next to them.
 _AMBIGUOUS_MONTHS = {"may", "mar", "jan", "mai", "mei", "sept", "sep", "oct", "nov", "dec", "feb", "apr",
                      "jun", "jul", "aug", "août", "mars", "mayo", "real", "juli", "juni", "dez", "dic"}
@@ -246,7 +274,7 @@ def find_values(seg: str, offset: int, lang: str | None, ref: date | None, ref_y
         v *= _scale(m.group("s") or m.group("s2"), lang)
         unit = _unit(m.group("unit")) if m.group("unit") else m.group("noun")
         add(m.start(), m.end(), "QUANTITY", f"{fmt(v)} {unit}")
-    for m in DATE_RE.finditer(seg):
+    for m in find_dates(seg):
         value = _date_value(m, seg, ref, ref_year, wd_ref)
         if value is False:
             continue
@@ -327,7 +355,7 @@ def estimate_reference(segments: list[tuple[int, str]], year: int) -> date | Non
     """Latest day-month mentioned in the story, placed in ``year``."""
     best = None
     for _, seg in segments:
-        for m in DATE_RE.finditer(seg):
+        for m in find_dates(seg):
             g = m.groupdict()
             if not (g["m1"] or g["m2"]) or (g["y1"] or g["y2"]) and int(g["y1"] or g["y2"]) != year:
                 continue

@@ -60,3 +60,33 @@ def test_weekday_without_reference_has_no_value():
 
 def test_may_the_verb_is_not_a_date():
     assert not [v for v in _vals("prices may rise", "en") if v[1] == "DATE"]
+
+
+_DATE_CASES = [
+    "On Wednesday, December 4, 2019 the board met; 4 décembre 2019, le 3 mars, mardi prochain.",
+    "Am 3. März 2020 und seit 2018, since 2017, jusqu'en 2021, end of 2022, early 1999; in 2019-12-04.",
+    "MAY 5 1987 - Shr 28 cts vs 22 cts; x2019-12-04; 2019-12-04x; _May 4; May_ 4; 12th May; 19th; 2019-13-45.",
+    "el 5 de mayo de 2020, il 3 ottobre, op 4 december, segunda-feira, quarta-feira 5 de março de 2021",
+    "",
+    "no dates at all, only words like mayor, market and decent marches",
+]
+
+
+@pytest.mark.parametrize("text", _DATE_CASES)
+def test_date_scan_finds_exactly_what_the_regex_finds(text):
+    from services.extract.nlp.rules import DATE_RE, find_dates
+
+    expected = [(m.start(), m.end(), m.group()) for m in DATE_RE.finditer(text)]
+    assert [(m.start(), m.end(), m.group()) for m in find_dates(text)] == expected
+
+
+def test_date_scan_agrees_on_the_seed_stories():
+    from services.extract.nlp.rules import DATE_RE, find_dates
+
+    from .conftest import seed_text
+
+    for prefix in ("000", "001"):
+        text = seed_text(prefix)
+        expected = [(m.start(), m.end()) for m in DATE_RE.finditer(text)]
+        assert expected, "the seed stories mention dates"
+        assert [(m.start(), m.end()) for m in find_dates(text)] == expected
