@@ -1,14 +1,15 @@
 """Hosts a TransformStage as a faust-streaming agent (langdetect, extract).
 
 The chain per batch: take up to N events -> decode -> process (in a worker
-thread) -> send results and dead letters -> wait until Kafka acknowledged every
+process) -> send results and dead letters -> wait until Kafka acknowledged every
 send -> only then are the events acked, and faust commits acked offsets
-(it also flushes its producer before each commit).
+(it also flushes its producer before each commit). Two batches may be in
+flight, so the worker processes one while the other's results are sent.
 
-Why a worker thread: spaCy can hold the CPU for seconds; run on the event loop
-it would starve aiokafka's heartbeats, the group would evict the consumer,
-rebalance, and redo the work (a classic Kafka NLP failure). Off the loop, the
-heartbeats keep flowing however slow a batch is.
+Why a worker process: spaCy can hold the CPU for seconds; run on the event
+loop (or in a thread, holding the GIL) it would starve aiokafka's heartbeats,
+the group would evict the consumer, rebalance, and redo the work (a classic
+Kafka NLP failure). In its own process it cannot, however slow a batch is.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import os
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 
 import faust
 
@@ -28,7 +30,7 @@ from shared.fetch_backoff import install_for_aiokafka
 from shared.kafka_io import MAX_REQUEST_BYTES, bootstrap_servers, ensure_topics
 from shared.observability import Health, serve_observability
 from shared.runner import worker_process
-from shared.runner.chain import InRecord, collect_results, decode_records
+from shared.runner.chain import Decoded, InRecord, collect_results, decode_records
 from shared.runner.invalid_ratio import InvalidRatioGuard, TooManyInvalid
 from shared.runner.stage import TransformStage
 from shared.settings import CommonSettings
@@ -36,6 +38,18 @@ from shared.settings import CommonSettings
 log = logging.getLogger(__name__)
 
 EXIT_FATAL = 70  # crash-only: a supervisor (compose, the launcher) restarts us; nothing was committed
+# Batches handed to the worker process and not yet sent on: with two, one is
+# processed while the other's results are sent, so the worker never waits for
+# Kafka; more would only hold more stories in memory.
+MAX_BATCHES_IN_FLIGHT = 2
+
+
+@dataclass
+class InFlight:
+    events: list
+    decoded: Decoded
+    results: asyncio.Future  # the worker process's results, in the order of decoded.stories
+    started: float
 
 
 def _headers(message) -> list[tuple[str, bytes]]:
@@ -99,31 +113,53 @@ def build_app(stage: TransformStage, settings: CommonSettings, group_id: str, he
 
     @app.agent(source, name=f"{stage.name}-agent")
     async def run_stage(stream):
+        # Two steps, so Kafka work overlaps the worker's: this loop decodes a batch
+        # and hands it to the worker process; `finish_batches` takes the results
+        # in order, sends them and acks. While one batch's results are sent, the
+        # worker already processes the next. The slots bound the batches in
+        # flight, so a slow worker stops the taking instead of growing memory.
         loop = asyncio.get_running_loop()
-        async for events in stream.take_events(stage.batch_size, within=stage.batch_wait_s):
-            started = time.perf_counter()
-            records = [_in_record(event) for event in events]
+        in_flight: asyncio.Queue = asyncio.Queue()
+        slots = asyncio.Semaphore(MAX_BATCHES_IN_FLIGHT)
+        finisher = asyncio.ensure_future(finish_batches(stream, in_flight, slots))
+        try:
+            async for events in stream.noack_take(stage.batch_size, within=stage.batch_wait_s):
+                started = time.perf_counter()
+                records = [_in_record(event) for event in events]
+                try:
+                    decoded = decode_records(stage.name, records, guard)
+                except TooManyInvalid as exc:
+                    log.critical("%s: %s", stage.name, exc)
+                    os._exit(EXIT_FATAL)
+                await slots.acquire()
+                results = loop.run_in_executor(pool, worker_process.run, decoded.stories)
+                in_flight.put_nowait(InFlight(list(events), decoded, results, started))
+        finally:
+            finisher.cancel()
+
+    async def finish_batches(stream, in_flight: asyncio.Queue, slots: asyncio.Semaphore) -> None:
+        while True:
+            batch: InFlight = await in_flight.get()
             try:
-                decoded = decode_records(stage.name, records, guard)
-                results = await loop.run_in_executor(pool, worker_process.run, decoded.stories)
-                output = collect_results(stage.name, decoded, results)
+                output = collect_results(stage.name, batch.decoded, await batch.results)
                 pending = [
                     await sink.send(key=r.key, value=r.value, headers=r.headers) for r in output.forward
                 ] + [
                     await deadletter.send(key=r.key, value=r.value, headers=r.headers) for r in output.dead
                 ]
-                # Delivery confirmed (acks=all) before take_events acks these events.
+                # Delivery confirmed (acks=all) before the events are acked; faust
+                # commits an offset only when every offset before it is acked too.
                 await asyncio.gather(*pending)
-            except TooManyInvalid as exc:
-                log.critical("%s: %s", stage.name, exc)
-                os._exit(EXIT_FATAL)
             except Exception:  # a send that failed for good: exit uncommitted, redelivered on restart
                 log.critical("%s: batch failed outside the stage; exiting uncommitted", stage.name, exc_info=True)
                 os._exit(EXIT_FATAL)
+            for event in batch.events:
+                await stream.ack(event)
+            slots.release()
             metrics.MESSAGES_OUT.labels(stage.name).inc(len(output.forward))
-            metrics.BATCH_SIZE.labels(stage.name).observe(len(records))
-            metrics.BATCH_SECONDS.labels(stage.name).observe(time.perf_counter() - started)
-            health.beat(last_batch=len(records))
+            metrics.BATCH_SIZE.labels(stage.name).observe(len(batch.events))
+            metrics.BATCH_SECONDS.labels(stage.name).observe(time.perf_counter() - batch.started)
+            health.beat(last_batch=len(batch.events))
 
     @app.timer(interval=5.0)
     async def heartbeat():
