@@ -58,7 +58,8 @@ def summary_lines(es: Elasticsearch, alias: str, query: str | None = None, top: 
     lines.append("top entities (PERSON/ORG/LOC):")
     for bucket in response["aggregations"]["entities"]["named"]["top"]["buckets"]:
         label = bucket["label"]["buckets"][0]["key"] if bucket["label"]["buckets"] else "?"
-        lines.append(f"  {bucket['key']} ({label}): in {bucket['doc_count']} stories")
+        count = bucket['doc_count']
+        lines.append(f"  {bucket['key']} ({label}): in {count} {'story' if count == 1 else 'stories'}")
     top_entities = response["aggregations"]["entities"]["named"]["top"]["buckets"]
     query = query or (top_entities[0]["key"] if top_entities else None)
     if query:
