@@ -1,6 +1,6 @@
 """Extract throughput: our Enricher vs raw spaCy nlp.pipe on the same stories.
 
-    python bench/extract_throughput.py [--repeat 3] [--max-stories 400]
+    python bench/extract_throughput.py [--repeat 5] [--max-stories 400]
 
 Stories: the seed stories plus, when present, the bodies of reuters21578
 (reut2-000.sgm) and CoNLL-2003 eng.testa documents, all English (the model
@@ -58,7 +58,7 @@ def load_stories(max_stories: int) -> list[Story]:
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--max-stories", type=int, default=400)
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--out", default=str(REPO / "bench" / "results" / "extract.json"))

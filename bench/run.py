@@ -16,9 +16,9 @@ SCRIPTS = [
     ("parse", ["parse_throughput.py"]),
     ("extract", ["extract_throughput.py"]),
     # The service as deployed (one extract process per core) and a single process, each vs raw spaCy.
-    ("extract_service_1_replica", ["extract_service_throughput.py", "--replicas", "1",
+    ("extract_service_1_replica", ["extract_service_throughput.py", "--replicas", "1", "--stories", "400",
                                    "--out", "bench/results/extract_service_1_replica.json"]),
-    ("extract_service_2_replicas", ["extract_service_throughput.py", "--replicas", "2",
+    ("extract_service_2_replicas", ["extract_service_throughput.py", "--replicas", "2", "--stories", "400",
                                     "--out", "bench/results/extract_service_2_replicas.json"]),
 ]
 
