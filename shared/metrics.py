@@ -31,7 +31,8 @@ DEADLETTERED = Counter(
 )
 BATCH_SECONDS = Histogram(
     "wirestream_batch_processing_seconds",
-    "Time to process one batch (decode, process, write downstream), before the offset commit.",
+    "Time from taking a batch to its downstream write being confirmed, before the offset commit "
+    "(for transforms this includes waiting behind the batch in flight before it).",
     ["service"],
     buckets=_BATCH_BUCKETS,
 )
