@@ -72,7 +72,7 @@ def test_malformed_item_gets_400_and_nothing_is_indexed(running_stack, es):
     assert es.count(index="news-v1", query={"multi_match": {"query": marker, "fields": ["headline", "body"]}})["count"] == 0
 
 
-def test_story_elasticsearch_rejects_becomes_a_dead_letter(running_stack, producer, deadletters):
+def test_story_elasticsearch_rejects_becomes_a_dead_letter(running_stack, es, producer, deadletters):
     # More nested entities than Elasticsearch allows per document (10,000): a real
     # mapping-limit rejection that no stage before the index catches.
     story_id = f"too-many-entities-{uuid.uuid4().hex[:8]}"
@@ -91,7 +91,12 @@ def test_story_elasticsearch_rejects_becomes_a_dead_letter(running_stack, produc
     assert "nested" in letter["reason"].lower()
     assert letter["origin"] == {"topic": "news.enriched", "partition": metadata.partition,
                                 "offset": metadata.offset, "key": story_id}
-    # The pipeline keeps running: a good story still goes through.
+    # The index service keeps running: a good story sent after it is indexed.
+    good_id = f"after-rejection-{uuid.uuid4().hex[:8]}"
+    good = {"id": good_id, "headline": "After a rejection", "body": "Still indexing.", "language": "en"}
+    producer.send("news.enriched", key=good_id.encode(), value=json.dumps(good).encode(),
+                  headers=[("schema-version", b"1")]).get(timeout=30)
+    wait_until(lambda: search_ids(es, [good_id]), timeout_s=60, what="a good story after the rejected one")
 
 
 def test_undecodable_record_is_dead_lettered_with_its_origin(running_stack, producer, deadletters):
