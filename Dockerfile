@@ -11,7 +11,7 @@ WORKDIR /src
 RUN python -m venv /opt/wirestream
 # Only what the package needs (see .dockerignore), so code edits elsewhere
 # (tests, docs, deploy/) do not invalidate the install layer.
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md LICENSE ./
 COPY shared ./shared
 COPY services ./services
 RUN /opt/wirestream/bin/pip install .

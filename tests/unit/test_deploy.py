@@ -549,6 +549,6 @@ def test_dockerfile_builds_one_non_root_image_from_the_package():
     assert user and user[-1] not in ("root", "0")
     assert re.search(r'^CMD \["wirestream", "--help"\]', dockerfile, re.M)
     ignored = {line.strip() for line in (REPO / ".dockerignore").read_text().splitlines()}
-    for needed in ("pyproject.toml", "README.md", "shared", "services"):
+    for needed in ("pyproject.toml", "README.md", "LICENSE", "shared", "services"):
         assert needed not in ignored, f".dockerignore drops {needed}, which pip install . needs"
         assert needed.split("/")[0] in dockerfile
