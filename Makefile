@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 
 ## The main job on the embedded default: noida-db + four services, ingest samples, show search results.
 run: venv
-	WIRESTREAM_SHARED_DATA=$(SHARED_DATA) $(WS) demo --extract-replicas 2
+	WIRESTREAM_SHARED_DATA=$(SHARED_DATA) $(WS) demo
 
 ## Stop everything `make run` started.
 down:

@@ -1,7 +1,8 @@
 """The `wirestream` command.
 
   wirestream demo                        `make run`: up, ingest the bundled samples (+ seeds), show results
-  wirestream up [--extract-replicas N]   start noida-db and the four services (embedded default)
+  wirestream up [--extract-replicas N]   start noida-db and the four services (embedded default;
+                                         N defaults to one extract process per core)
   wirestream down                        stop what `up` started
   wirestream setup                       create topics, index template and alias (idempotent)
   wirestream serve SERVICE               run one service in the foreground (ingest|langdetect|extract|index)
@@ -15,6 +16,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -23,6 +25,9 @@ from shared.settings import SERVICE_SETTINGS, CommonSettings, IndexSettings, Ing
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_RUN_DIR = REPO_ROOT / ".run"
 SAMPLES_DIR = REPO_ROOT / "services" / "ingest" / "samples"
+# NER is CPU-bound and each extract process uses one core, so one per core fills
+# the machine (os.sched_getaffinity respects container CPU limits; cpu_count may not).
+CORES = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
 
 
 def _stack_config(args: argparse.Namespace):
@@ -186,12 +191,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     up = sub.add_parser("up", help="start noida-db and the four services")
     up.add_argument("--run-dir", default=str(DEFAULT_RUN_DIR))
-    up.add_argument("--extract-replicas", type=int, default=1, help="extract processes (one per core)")
+    up.add_argument("--extract-replicas", type=int, default=CORES,
+                    help=f"extract processes; default one per core ({CORES} here)")
     up.set_defaults(func=cmd_up)
 
     demo = sub.add_parser("demo", help="up + ingest the bundled samples + show search results")
     demo.add_argument("--run-dir", default=str(DEFAULT_RUN_DIR))
-    demo.add_argument("--extract-replicas", type=int, default=2, help="extract processes (one per core)")
+    demo.add_argument("--extract-replicas", type=int, default=CORES,
+                      help=f"extract processes; default one per core ({CORES} here)")
     demo.add_argument("--timeout", type=float, default=180)
     demo.add_argument("--query", default=None, help="full-text search to show (default: the top entity)")
     demo.set_defaults(func=cmd_demo)
