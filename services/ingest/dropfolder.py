@@ -22,6 +22,7 @@ from pathlib import Path
 
 from shared import metrics
 from services.ingest.formats import InputError, parse_bytes
+from services.ingest.formats.errors import unexpected_reason
 from services.ingest.publisher import StoryPublisher
 
 log = logging.getLogger(__name__)
@@ -55,15 +56,29 @@ class DropFolder:
     def scan_once(self) -> dict[str, int]:
         counts = {"done": 0, "failed": 0, "retry": 0}
         for path in self._ready_files():
-            counts[self._ingest_file(path)] += 1
+            try:
+                counts[self._ingest_file(path)] += 1
+            except Exception:  # noqa: BLE001 - one file (say, one we cannot move) must not stop the others
+                log.exception("could not process %s; it stays for the next scan", path.name)
+                self._seen.pop(path, None)
+                counts["retry"] += 1
         return counts
 
     def _ingest_file(self, path: Path) -> str:
         metrics.MESSAGES_IN.labels("ingest").inc()
         try:
-            result = parse_bytes(path.read_bytes(), filename=path.name, max_bytes=self.max_bytes)
+            data = path.read_bytes()
+        except OSError as exc:  # removed or locked since it was listed: look again next scan
+            log.warning("could not read %s (will retry): %r", path.name, exc)
+            self._seen.pop(path, None)
+            return "retry"
+        try:
+            result = parse_bytes(data, filename=path.name, max_bytes=self.max_bytes)
         except InputError as exc:
             return self._fail(path, exc.reason)
+        except Exception as exc:  # noqa: BLE001 - a parser bug: the file goes to failed/ with the reason
+            log.exception("parsing %s failed unexpectedly", path.name)
+            return self._fail(path, f"unreadable: {unexpected_reason(exc)}")
         if not result.stories:
             return self._fail(path, "; ".join(f"item {e.index}: {e.reason}" for e in result.errors) or "no story")
         try:

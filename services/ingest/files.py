@@ -16,6 +16,7 @@ from tqdm import tqdm
 
 from shared.contract import Story, utcnow
 from services.ingest.formats import InputError, parse_bytes
+from services.ingest.formats.errors import unexpected_reason
 from services.ingest.publisher import StoryPublisher
 
 IGNORED_NAMES = {"PROVENANCE.txt", "README.md", "ATTRIBUTION.md", "LICENSE", "MANIFEST.tsv"}
@@ -76,6 +77,12 @@ def ingest_paths(paths: list[Path], publisher: StoryPublisher | None, max_bytes:
             result = parse_bytes(path.read_bytes(), filename=path.name, max_bytes=max_bytes)
         except InputError as exc:
             summary.rejected.append((str(path), exc.reason))
+            continue
+        except OSError as exc:
+            summary.rejected.append((str(path), f"unreadable file: {exc.strerror or exc}"))
+            continue
+        except Exception as exc:  # noqa: BLE001 - a parser bug rejects this file, the run goes on to the summary
+            summary.rejected.append((str(path), f"unreadable: {unexpected_reason(exc)}"))
             continue
         summary.rejected.extend((f"{path} item {err.index}", err.reason) for err in result.errors)
         fresh: list[Story] = []

@@ -50,3 +50,16 @@ def test_kafka_unavailable_is_503_not_accepted():
 def test_too_large_is_413():
     status, _ = _call(IngestSettings(max_item_bytes=2048), RecordingPublisher(), b"x" * 4096)
     assert status == 413
+
+
+def test_wrong_json_types_are_a_400_naming_the_field_not_a_500():
+    # dpa digitalwires with a number as teaser, and JSON nested deeper than any parser recurses.
+    dpa = {"format": "digitalwires@1.0", "urn": "urn:newsml:dpa.com:20090101:1", "headline": "Wahl", "teaser": 5,
+           "article_html": "<p>Berlin (dpa) - Die Wahl.</p>"}
+    publisher = RecordingPublisher()
+    status, body = _call(IngestSettings(), publisher, json.dumps(dpa).encode(),
+                         {"Content-Type": "application/json"})
+    assert (status, body["error"]["reason"]) == (400, "invalid field 'teaser': expected a string, got a number")
+    status, body = _call(IngestSettings(), publisher, b"[" * 100_000 + b"]" * 100_000)
+    assert status == 400 and "nested too deeply" in body["error"]["reason"]
+    assert publisher.published == []

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import codecs
 import json
+import logging
 import re
+from collections.abc import Callable
 
 from services.ingest.formats.control_framed import looks_control_framed, parse_anpa1312, parse_iptc7901
 from services.ingest.formats.digitalwires import looks_like_digitalwires, parse_digitalwires
 from services.ingest.formats.envelope import parse_envelope
-from services.ingest.formats.errors import InputError, ItemError, ParseResult
+from services.ingest.formats.errors import InputError, ItemError, ParseResult, unexpected_reason
 from services.ingest.formats.newsml_1_2 import parse_newsml_1_2
 from services.ingest.formats.newsml_g2 import G2_ROOTS, parse_newsml_g2
 from services.ingest.formats.ninjs import looks_like_ninjs, parse_ninjs
@@ -32,6 +34,8 @@ from services.ingest.formats.xml_nav import local_name_of
 from services.ingest.formats.xml_safety import parse_xml
 
 __all__ = ["InputError", "ItemError", "ParseResult", "detect_format", "parse_bytes"]
+
+log = logging.getLogger(__name__)
 
 FEED_ROOTS = {"rss": "rss", "RDF": "rss", "feed": "atom", "entry": "atom"}
 _FEED_MARKERS = (b"<rss", b"<rdf:RDF", b"<feed")
@@ -65,6 +69,8 @@ def _load_json(data: bytes) -> object:
         return json.loads(decode_text(data))
     except json.JSONDecodeError as exc:
         raise InputError(f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+    except RecursionError as exc:  # json's decoder recurses once per nested array/object
+        raise InputError("JSON nested too deeply to read") from exc
 
 
 _UTF16_32_BOMS = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
@@ -114,26 +120,35 @@ def parse_bytes(data: bytes, *, content_type: str | None = None, filename: str |
         raise InputError(f"item of {len(data)} bytes exceeds the limit of {max_bytes}", status=413)
     if not data.strip():
         raise InputError("empty item")
-    data = _as_utf8(data)
+    fmt = "input"
+    try:
+        fmt, parse = _dispatch(_as_utf8(data))
+        return parse()
+    except InputError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - see below
+        # A parser met something it did not foresee (a number where text belongs, nesting
+        # deeper than the stack): still bad input, so a 4xx naming the format and the
+        # problem, never a 500 or a traceback that stops a drop folder or a CLI run.
+        log.warning("%s parser failed on an input: %r", fmt, exc, exc_info=not isinstance(exc, RecursionError))
+        raise InputError(f"unreadable {fmt}: {unexpected_reason(exc)}") from exc
+
+
+def _dispatch(data: bytes) -> tuple[str, Callable[[], ParseResult]]:
+    """(format, the call that parses it): detection and parsing read the bytes once."""
     # Formats that legitimately carry control characters come before the binary check.
     framed = looks_control_framed(data)
     if framed == "anpa1312":
-        return parse_anpa1312(decode_text(data, allow_controls=True))
+        return framed, lambda: parse_anpa1312(decode_text(data, allow_controls=True))
     if framed == "iptc7901":
-        return parse_iptc7901(decode_text(data, allow_controls=True))
+        return framed, lambda: parse_iptc7901(decode_text(data, allow_controls=True))
     if looks_like_reuters_sgml(data):
-        return parse_reuters_sgml(decode_text(data, allow_controls=True))
+        return "reuters-sgml", lambda: parse_reuters_sgml(decode_text(data, allow_controls=True))
     head = data[:512].lstrip(b"\xef\xbb\xbf \t\r\n")
     if head.startswith((b"{", b"[")):
         document = _load_json(data)
         kind = _json_kind(document)
-        if kind == "jsonfeed":
-            return parse_json_feed(document)
-        if kind == "dpa-digitalwires":
-            return parse_digitalwires(document)
-        if kind == "ninjs":
-            return parse_ninjs(document)
-        return parse_envelope(document)
+        return kind, lambda: _JSON_PARSERS[kind](document)
     if head.startswith(b"<"):
         try:
             root = parse_xml(data)
@@ -141,18 +156,19 @@ def parse_bytes(data: bytes, *, content_type: str | None = None, filename: str |
             # Real feeds are often not well-formed XML (HTML entities, stray declarations);
             # feedparser's lenient reader copes, and still never expands declared entities.
             if any(marker in data[:4096] for marker in _FEED_MARKERS):
-                return parse_xml_feed(data)
+                return "feed", lambda: parse_xml_feed(data)
             raise
         kind = _xml_kind(root)
         if kind in ("rss", "atom"):
-            return parse_xml_feed(data)
-        if kind == "newsml-g2":
-            return parse_newsml_g2(root)
-        if kind == "nitf":
-            return parse_nitf(root)
-        if kind == "newsml-1.2":
-            return parse_newsml_1_2(root)
-        raise InputError(f"{kind} is not a supported news format", status=415)
+            return kind, lambda: parse_xml_feed(data)
+        if kind not in _XML_PARSERS:
+            raise InputError(f"{kind} is not a supported news format", status=415)
+        return kind, lambda: _XML_PARSERS[kind](root)
     if looks_binary(data):
         raise InputError("binary content, not a text news format", status=415)
-    return ParseResult(format="plaintext", stories=[parse_plaintext(decode_text(data))])
+    return "plaintext", lambda: ParseResult(format="plaintext", stories=[parse_plaintext(decode_text(data))])
+
+
+_JSON_PARSERS = {"jsonfeed": parse_json_feed, "dpa-digitalwires": parse_digitalwires, "ninjs": parse_ninjs,
+                 "envelope": parse_envelope}
+_XML_PARSERS = {"newsml-g2": parse_newsml_g2, "nitf": parse_nitf, "newsml-1.2": parse_newsml_1_2}

@@ -7,8 +7,10 @@ from datetime import datetime, timezone
 
 import lxml.html
 from dateutil import parser as dateparser
+from pydantic import ValidationError
 
 from shared.contract import Dateline, Story, story_id
+from services.ingest.formats.errors import InputError
 
 _BLOCK_TAGS = {"p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "pre", "section", "article",
                "header", "footer", "table", "tr", "ul", "ol", "hl1", "hl2", "dateline", "block", "body.content",
@@ -102,17 +104,66 @@ def language_tag(value: object) -> str | None:
     return value.strip().split("-")[0].split("_")[0].lower() or None
 
 
+_JSON_TYPES = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", int: "a number",
+               float: "a number"}
+
+
+def json_type(value: object) -> str:
+    """How a JSON sender would name the type it sent."""
+    return "null" if value is None else _JSON_TYPES.get(type(value), type(value).__name__)
+
+
+def text_field(obj: dict, name: str) -> str:
+    """A JSON field that holds text: '' when absent or null, an InputError naming it when it is not text."""
+    value = obj.get(name)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise InputError(f"invalid field '{name}': expected a string, got {json_type(value)}")
+    return value
+
+
+def string_list(obj: dict, name: str) -> list[str]:
+    """A JSON field that holds a list of strings ([] when absent or null)."""
+    value = obj.get(name)
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(entry, str) for entry in value):
+        raise InputError(f"invalid field '{name}': expected an array of strings, got {json_type(value)}")
+    return value
+
+
+def object_list(obj: dict, name: str) -> list:
+    """A JSON field that holds a list (of objects, usually; [] when absent or null)."""
+    value = obj.get(name)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise InputError(f"invalid field '{name}': expected an array, got {json_type(value)}")
+    return value
+
+
 def build_story(*, source: str | None, guid: str | None, headline: str, body: str, fmt: str,
                 dateline: Dateline | None = None, **fields) -> Story:
+    # Parsers check the fields they read; this is the backstop for what reaches the
+    # envelope, so a wrong type is a reason naming the field, never a crash.
+    for name, value in (("source", source), ("guid", guid), ("headline", headline), ("body", body)):
+        if value is not None and not isinstance(value, str):
+            raise InputError(f"invalid {name}: expected a string, got {json_type(value)}")
     source = (source or "unknown").strip() or "unknown"
     headline = " ".join((headline or "").split())
-    return Story(
-        id=story_id(source, guid, headline, body),
-        guid=guid,
-        source=source,
-        format=fmt,
-        headline=headline,
-        body=body or "",
-        dateline=dateline,
-        **{key: value for key, value in fields.items() if value is not None},
-    )
+    try:
+        return Story(
+            id=story_id(source, guid, headline, body),
+            guid=guid,
+            source=source,
+            format=fmt,
+            headline=headline,
+            body=body or "",
+            dateline=dateline,
+            **{key: value for key, value in fields.items() if value is not None},
+        )
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first.get("loc", ())) or "story"
+        raise InputError(f"invalid {where}: {first.get('msg')}") from exc

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 
-from services.ingest.formats.common import build_story, html_to_text, language_tag, parse_datetime, version_from
+from services.ingest.formats.common import (build_story, html_to_text, language_tag, object_list, parse_datetime,
+                                            version_from)
 from services.ingest.formats.errors import InputError, ParseResult, parse_items
 from services.ingest.formats.plaintext import parse_dateline
 
@@ -91,7 +92,7 @@ def _body(item: dict) -> str:
 
 def _subjects(item: dict) -> list[str]:
     found = []
-    for subject in item.get("subjects") or item.get("subject") or []:
+    for subject in object_list(item, "subjects" if item.get("subjects") is not None else "subject"):
         if isinstance(subject, dict) and (subject.get("name") or subject.get("code") or subject.get("uri")):
             found.append(str(subject.get("name") or subject.get("code") or subject.get("uri")))
     return found

@@ -18,7 +18,8 @@ from datetime import datetime, timezone
 import feedparser
 
 from shared.contract import Story
-from services.ingest.formats.common import build_story, html_to_text, language_tag, parse_datetime, version_from
+from services.ingest.formats.common import (build_story, html_to_text, json_type, language_tag, object_list,
+                                            parse_datetime, string_list, text_field, version_from)
 from services.ingest.formats.errors import InputError, ItemError, ParseResult
 from services.ingest.formats.xml_safety import reject_entity_declarations
 
@@ -92,34 +93,41 @@ def _entry_link(entry, data: bytes) -> str | None:
 
 
 def _json_feed_entries(document: dict) -> list[FeedEntry]:
-    source = document.get("title") or document.get("home_page_url") or "unknown"
+    source = text_field(document, "title") or text_field(document, "home_page_url") or "unknown"
+    feed_language = text_field(document, "language")
     items = document.get("items")
     if not isinstance(items, list):
         raise InputError("JSON Feed without an 'items' list")
     entries = []
     for item in items:
-        if not isinstance(item, dict):
-            entries.append(FeedEntry("", None, None, None, None, "item is not an object"))
-            continue
-        title = " ".join(str(item.get("title") or "").split())
-        body = html_to_text(item.get("content_html")) if item.get("content_html") else \
-            html_to_text(str(item.get("content_text") or item.get("summary") or ""))
-        published, updated = parse_datetime(item.get("date_published")), parse_datetime(item.get("date_modified"))
-        authors = item.get("authors") or ([item["author"]] if isinstance(item.get("author"), dict) else [])
-        story, error = None, None
-        if title or body:
-            story = build_story(
-                source=source, guid=str(item.get("id") or item.get("url") or "") or None, headline=title,
-                body=body, fmt="jsonfeed", published_at=published, updated_at=updated,
-                version=version_from(None, updated or published),
-                byline=", ".join(a.get("name", "") for a in authors if isinstance(a, dict)) or None,
-                subjects=[str(tag) for tag in item.get("tags") or []],
-                declared_language=language_tag(item.get("language") or document.get("language")),
-            )
-        else:
-            error = "item has neither title nor content"
-        entries.append(FeedEntry(title, item.get("url"), published, updated, story, error))
+        try:
+            entries.append(_json_feed_entry(item, source, feed_language))
+        except InputError as exc:  # one bad item is that item's error, the others go through
+            entries.append(FeedEntry("", None, None, None, None, exc.reason))
     return entries
+
+
+def _json_feed_entry(item: object, source: str, feed_language: str) -> FeedEntry:
+    if not isinstance(item, dict):
+        raise InputError(f"item is {json_type(item)}, not an object")
+    title = " ".join(text_field(item, "title").split())
+    body = html_to_text(text_field(item, "content_html")) or \
+        html_to_text(text_field(item, "content_text") or text_field(item, "summary"))
+    published, updated = parse_datetime(item.get("date_published")), parse_datetime(item.get("date_modified"))
+    authors = object_list(item, "authors") or ([item["author"]] if isinstance(item.get("author"), dict) else [])
+    if not title and not body:
+        return FeedEntry(title, None, published, updated, None, "item has neither title nor content")
+    identifier = item.get("id")  # JSON Feed 1.0 allowed numbers; 1.1 wants strings
+    story = build_story(
+        source=source, guid=str(identifier) if isinstance(identifier, (str, int)) and identifier != "" else
+        text_field(item, "url") or None, headline=title,
+        body=body, fmt="jsonfeed", published_at=published, updated_at=updated,
+        version=version_from(None, updated or published),
+        byline=", ".join(a["name"] for a in authors if isinstance(a, dict) and isinstance(a.get("name"), str)) or None,
+        subjects=string_list(item, "tags"),
+        declared_language=language_tag(text_field(item, "language") or feed_language),
+    )
+    return FeedEntry(title, text_field(item, "url") or None, published, updated, story)
 
 
 def parse_feed_entries(data: bytes) -> list[FeedEntry]:

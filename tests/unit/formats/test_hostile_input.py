@@ -23,6 +23,12 @@ XXE_NETWORK_RSS = b"""<?xml version="1.0"?>
 <!DOCTYPE rss [<!ENTITY remote SYSTEM "http://127.0.0.1:9/evil.dtd">]>
 <rss version="2.0"><channel><title>x</title><item><title>&remote;</title></item></channel></rss>"""
 
+DPA = {"format": "digitalwires@1.0", "urn": "urn:newsml:dpa.com:20090101:1", "headline": "Wahl",
+       "article_html": "<p>Berlin (dpa) - Die Wahl.</p>"}
+NINJS = {"uri": "urn:newsml:example.com:1", "headline": "Vote", "body_text": "The vote."}
+JSON_FEED = {"version": "https://jsonfeed.org/version/1.1", "title": "Feed",
+             "items": [{"id": "1", "title": "Vote", "content_text": "The vote."}]}
+
 CASES = {
     "malformed XML": (b"<nitf><body><p>unclosed</body>", 400, "malformed XML"),
     "billion laughs": (BILLION_LAUGHS, 400, "entities"),
@@ -38,6 +44,17 @@ CASES = {
     "truncated JSON": (b'{"headline": "h", "body": "b"', 400, "malformed JSON"),
     "unsupported XML": (b"<catalog><book/></catalog>", 415, "not a supported"),
     "huge": (b"x" * 6_000_001, 413, "exceeds"),
+    # Wrong JSON types deep inside a known format: a reason naming the field, not a crash.
+    "dpa teaser a number": (json.dumps({**DPA, "teaser": 5}).encode(), 400, "'teaser': expected a string"),
+    "dpa urn a number": (json.dumps({**DPA, "urn": 5}).encode(), 400, "'urn': expected a string"),
+    "dpa article a list": (json.dumps({**DPA, "article_html": ["<p>x</p>"]}).encode(), 400,
+                           "'article_html': expected a string"),
+    "dpa subjects a string": (json.dumps({**DPA, "dpasubject_names": "Politik"}).encode(), 400,
+                              "'dpasubject_names': expected an array"),
+    "ninjs subjects a number": (json.dumps({**NINJS, "subjects": 5}).encode(), 400, "'subjects': expected an array"),
+    "JSON Feed title a number": (json.dumps({**JSON_FEED, "title": 5}).encode(), 400, "'title': expected a string"),
+    "JSON nested 100000 deep": (b"[" * 100_000 + b"]" * 100_000, 400, "nested too deeply"),
+    "JSON object nested 50000 deep": (b'{"a":' * 50_000 + b"1" + b"}" * 50_000, 400, "nested too deeply"),
 }
 
 
@@ -56,6 +73,27 @@ def test_hostile_input_is_refused_with_a_reason(name, monkeypatch):
         parse_bytes(data)
     assert info.value.status == status
     assert words in info.value.reason
+
+
+def test_a_parser_bug_becomes_a_reason_naming_the_format(monkeypatch):
+    """Whatever a parser did not foresee is still an InputError (HTTP 4xx) naming the format."""
+    from services.ingest import formats
+
+    def broken(document):
+        raise KeyError("surprise")
+
+    monkeypatch.setitem(formats._JSON_PARSERS, "ninjs", broken)
+    with pytest.raises(InputError) as info:
+        parse_bytes(json.dumps(NINJS).encode())
+    assert info.value.status == 400
+    assert info.value.reason == "unreadable ninjs: KeyError: 'surprise'"
+
+
+def test_one_unreadable_item_of_a_batch_does_not_sink_the_others():
+    items = [NINJS, {**NINJS, "uri": "urn:newsml:example.com:2", "subjects": {"name": "x"}}]
+    result = parse_bytes(json.dumps(items).encode())
+    assert [story.guid for story in result.stories] == ["urn:newsml:example.com:1"]
+    assert result.errors[0].index == 1 and "'subjects'" in result.errors[0].reason
 
 
 def test_control_characters_inside_text_are_removed():
