@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from services.ingest.formats.common import (build_story, html_to_text, language_tag, object_list, parse_datetime,
-                                            version_from)
+                                            text_field, version_from)
 from services.ingest.formats.errors import InputError, ParseResult, parse_items
 from services.ingest.formats.plaintext import parse_dateline
 
@@ -90,6 +90,12 @@ def _body(item: dict) -> str:
     return html_to_text(_text_field(item, "body_html", markup))
 
 
+def _guid(item: dict) -> str | None:
+    """uri (ninjs) or guid (1.x producers such as Superdesk); None when there is neither, so the
+    story id comes from the text: a placeholder guid would give different stories one id."""
+    return text_field(item, "uri").strip() or text_field(item, "guid").strip() or None
+
+
 def _subjects(item: dict) -> list[str]:
     found = []
     for subject in object_list(item, "subjects" if item.get("subjects") is not None else "subject"):
@@ -118,7 +124,7 @@ def story_from_ninjs(item: dict):
     urgency = item.get("urgency")
     dateline = parse_dateline(body.split("\n", 1)[0])
     return build_story(
-        source=_provider(item), guid=str(_get(item, "uri", "guid")), headline=headline, body=body, fmt="ninjs",
+        source=_provider(item), guid=_guid(item), headline=headline, body=body, fmt="ninjs",
         dateline=dateline[0] if dateline else None,
         version=version_from(item.get("version"), updated),
         pub_status=_PUB_STATUS.get(str(_get(item, "pubStatus", "pubstatus") or "usable").lower(), "usable"),

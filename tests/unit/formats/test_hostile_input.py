@@ -126,3 +126,21 @@ def test_undeclared_windows_1252_plain_text():
     data = "Les \x93guillemets\x94 du ministre: \x80 50 millions pour la réforme.".encode("latin-1")
     story = parse_bytes(data).stories[0]
     assert "ministre" in story.body and "réforme" in story.body
+
+
+def test_ninjs_items_without_uri_get_no_guid_and_a_text_id():
+    from shared.contract import story_id
+
+    items = [{"headline": "Vote", "body_text": "The vote.", "provider": "Example"},
+             {"headline": "Storm", "body_text": "The storm.", "provider": "Example"}]
+    stories = parse_bytes(json.dumps(items).encode()).stories
+    assert [story.guid for story in stories] == [None, None]
+    assert stories[0].id != stories[1].id
+    assert stories[0].id == story_id("Example", None, "Vote", "The vote.")
+
+
+@pytest.mark.parametrize("field", ["uri", "guid"])
+def test_a_ninjs_identifier_that_is_not_a_string_is_named(field):
+    item = {field: 12, "headline": "Vote", "body_text": "The vote."}
+    with pytest.raises(InputError, match=f"'{field}': expected a string, got a number"):
+        parse_bytes(json.dumps(item).encode())
