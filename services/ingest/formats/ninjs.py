@@ -134,7 +134,7 @@ def story_from_ninjs(item: dict):
         declared_language=language_tag(item.get("language")),
         published_at=parse_datetime(_get(item, "firstCreated", "firstcreated")) or updated,
         updated_at=updated,
-        embargo_until=parse_datetime(item.get("embargoed")),
+        embargo_until=parse_datetime(_get(item, "embargoedUntil", "embargoed")),  # 3.x, 1.x/2.x
     )
 
 

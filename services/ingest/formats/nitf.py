@@ -1,12 +1,20 @@
-"""NITF 3.x, standalone or inline in NewsML-G2 / NewsML 1.2 (one reader for all)."""
+"""NITF 3.x, standalone or inline in NewsML-G2 / NewsML 1.2 (one reader for all).
+
+Whether and when a document may be used is in head/docdata: @management-status
+(usable, embargoed, withheld, canceled: the NITF 3.x kill is "canceled"),
+date.release (the embargo time) and date.expire (after which the publisher no
+longer wants it used). doc-scope is not a status: it names the regions or
+topics the document is of interest to (the samples say POLITICS, SOCCER).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from lxml import etree
 
-from shared.contract import Dateline
+from shared.contract import Dateline, utcnow
 from services.ingest.formats.common import build_story, html_to_text, language_tag, parse_datetime, version_from
 from services.ingest.formats.errors import InputError, ParseResult
 from services.ingest.formats.plaintext import parse_dateline
@@ -26,6 +34,31 @@ class NitfContent:
     language: str | None = None
     provider: str | None = None
     pub_status: str = "usable"
+    embargo_until: datetime | None = None
+
+
+_MANAGEMENT_STATUS = {"usable": "usable", "embargoed": "usable", "withheld": "withheld", "canceled": "canceled",
+                      "cancelled": "canceled"}
+
+
+def _management(docdata) -> tuple[str, datetime | None]:
+    """(pub_status, embargo_until) from docdata's management-status, date.release and date.expire."""
+    status = (attr(docdata, "management-status") or "usable").strip().lower()
+    issued = parse_datetime(attr(child(docdata, "date.issue"), "norm"))
+    release = parse_datetime(attr(child(docdata, "date.release"), "norm"))
+    expire = parse_datetime(attr(child(docdata, "date.expire"), "norm"))
+    pub_status = _MANAGEMENT_STATUS.get(status, "usable")
+    # A release time is an embargo when the status says so or when it lies after the issue
+    # time; AAP sends date.release = date.issue on every item, which embargoes nothing.
+    embargo = release if release is not None and (status == "embargoed" or issued is None or release > issued) \
+        else None
+    if status == "embargoed" and embargo is None:
+        pub_status = "withheld"  # embargoed until a time nobody gave: held until a later version releases it
+    if pub_status == "usable" and expire is not None and expire <= utcnow():
+        # The publisher no longer wants it used. The envelope has no expiry field, so this is
+        # decided at ingest: a story that expires later stays visible until a new version.
+        pub_status = "withheld"
+    return pub_status, embargo
 
 
 def body_text(content) -> str:
@@ -61,8 +94,8 @@ def read_nitf(nitf) -> NitfContent:
     found.urgency = int(urgency) if urgency and urgency.isdigit() else None
     found.published = attr(child(docdata, "date.issue"), "norm") if docdata is not None else None
     found.provider = attr(child(docdata, "doc.copyright"), "holder") if docdata is not None else None
-    if docdata is not None and attr(child(docdata, "doc-scope"), "scope") == "kill":
-        found.pub_status = "canceled"
+    if docdata is not None:
+        found.pub_status, found.embargo_until = _management(docdata)
     found.subjects = [s for s in (attr(e, "tobject.subject.refnum") or attr(e, "tobject.subject.type")
                                   for e in descendants(head, "tobject.subject")) if s] if head is not None else []
     found.language = language_tag(attr(nitf, "lang"))
@@ -80,6 +113,6 @@ def parse_nitf(root) -> ParseResult:
         guid=content.guid, headline=content.headline, body=content.body, fmt="nitf", dateline=content.dateline,
         byline=content.byline, urgency=content.urgency, subjects=content.subjects,
         declared_language=content.language, published_at=published, pub_status=content.pub_status,
-        version=version_from(None, published),
+        embargo_until=content.embargo_until, version=version_from(None, published),
     )
     return ParseResult(format="nitf", stories=[story])

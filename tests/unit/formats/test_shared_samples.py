@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -60,6 +61,22 @@ def test_wire_agency_samples_parse_with_detected_format(name, folder):
     result = parse_bytes(data)
     assert result.format == expected
     assert _has_text(result), result.errors
+
+
+@pytest.mark.parametrize("name, pub_status, embargo_until", [
+    # docdata management-status="embargoed", date.release 20160909T000100+0100.
+    ("pa3.xml", "usable", datetime(2016, 9, 8, 23, 1, tzinfo=timezone.utc)),
+    # The IPTC sample: management-status="canceled" (and a date.release after its date.issue).
+    ("nitf-fishing.xml", "canceled", datetime(2002, 2, 26, 14, 30, tzinfo=timezone.utc)),
+    ("pa2.xml", "usable", None),  # doc-scope scope="SOCCER" is a topic, not a kill
+    ("aap-sports.xml", "withheld", None),  # date.expire 20150320T160141 has passed
+])
+def test_nitf_samples_carry_their_status_and_embargo(name, pub_status, embargo_until):
+    path = DATA / "wire_agency_samples" / "nitf" / name
+    if not path.exists():
+        pytest.skip("wire agency samples not available")
+    story = parse_bytes(path.read_bytes()).stories[0]
+    assert (story.pub_status, story.embargo_until) == (pub_status, embargo_until)
 
 
 def _g2_text_items() -> list[Path]:
