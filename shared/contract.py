@@ -17,6 +17,7 @@ import re
 import unicodedata
 from datetime import datetime, timezone
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -24,6 +25,7 @@ SCHEMA_VERSION = 1
 SCHEMA_VERSION_HEADER = "schema-version"
 
 PubStatus = Literal["usable", "withheld", "canceled"]
+LINK_MAX_CHARS = 2048
 
 
 def utcnow() -> datetime:
@@ -73,6 +75,10 @@ class Story(BaseModel):
     body: str = Field(default="", description="Plain text, paragraphs separated by blank lines.")
     byline: str | None = None
     dateline: Dateline | None = None
+    link: str | None = Field(
+        default=None, max_length=LINK_MAX_CHARS,
+        description="The story's web page as the wire gave it: an absolute http(s) URL.",
+    )
     pub_status: PubStatus = Field(default="usable", description="usable, withheld or canceled.")
     urgency: int | None = Field(default=None, description="IPTC urgency 1 (flash) .. 9.")
     subjects: list[str] = Field(default_factory=list)
@@ -93,6 +99,15 @@ class Story(BaseModel):
     def _strip_controls(cls, value: str) -> str:
         return strip_control_chars(value)
 
+    @field_validator("link")
+    @classmethod
+    def _web_link(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if not is_web_url(value.strip()):
+            raise ValueError("expected an absolute http(s) URL")
+        return value.strip()
+
     @property
     def text(self) -> str:
         """The text that language detection and NER read; entity offsets point into it."""
@@ -110,6 +125,18 @@ def story_text(headline: str, body: str) -> str:
     if headline and body:
         return f"{headline}\n\n{body}"
     return headline or body
+
+
+def is_web_url(value: str) -> bool:
+    """An absolute http(s) URL without whitespace: something a reader can open, never a
+    javascript: or file: URL, nor a relative path that means nothing outside its feed."""
+    if not value or any(char.isspace() for char in value):
+        return False
+    try:
+        parts = urlsplit(value)
+    except ValueError:  # e.g. an unbalanced IPv6 bracket
+        return False
+    return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")

@@ -63,6 +63,8 @@ def story_mappings() -> dict:
             "headline": text_with_keyword,
             "body": {"type": "text"},
             "byline": text_with_keyword,
+            # The story's web page: matched and aggregated as one value, never analysed.
+            "link": {"type": "keyword", "ignore_above": 2048},
             "dateline": {
                 "properties": {
                     "text": {"type": "text"},
@@ -137,4 +139,12 @@ def ensure_index(es: Elasticsearch, index_name: str, alias: str) -> None:
         except ApiError as exc:
             if exc.status != 400:  # 400 resource_already_exists: another replica won the race
                 raise
+    else:
+        # The template only shapes new indices; fields added to the envelope since this index
+        # was created (adding a field is the one mapping change Elasticsearch allows in place)
+        # are mapped here, so they are searchable without a reindex.
+        try:
+            es.indices.put_mapping(index=index_name, properties=story_mappings()["properties"])
+        except ApiError as exc:
+            log.warning("could not add new fields to the mapping of %s: %s", index_name, exc)
     es.indices.put_alias(index=index_name, name=alias, filter=VISIBLE_NOW)

@@ -43,3 +43,30 @@ def test_story_text_joins_headline_and_body():
     assert story_text("H", "B") == "H\n\nB"
     assert story_text("", "B") == "B"
     assert Story(id="x", headline="H", body="B").text == "H\n\nB"
+
+
+def test_link_is_an_absolute_web_url_or_nothing():
+    assert Story(id="x", link=" https://example.com/news/1 ").link == "https://example.com/news/1"
+    assert Story(id="x", link="").link is None
+    for bad in ("javascript:alert(1)", "/news/1", "file:///etc/passwd", "https://exa mple.com/",
+                "https://example.com/" + "a" * 2100):
+        with pytest.raises(ValidationError) as info:
+            Story(id="x", link=bad)
+        assert "link" in str(info.value)
+
+
+def test_every_envelope_field_is_mapped_in_the_index():
+    # The template is dynamic: false, so a field missing here lands in _source but cannot be searched.
+    from shared.elastic import story_mappings
+
+    properties = story_mappings()["properties"]
+    assert set(Story.model_fields) - {"schema_version"} <= set(properties)
+    assert properties["link"]["type"] == "keyword"  # one value to match, not text to analyse
+
+
+def test_the_index_document_carries_the_link():
+    from services.index.documents import story_document
+
+    document = story_document(Story(id="x", headline="H", link="https://example.com/a"),
+                              datetime(2024, 1, 1, tzinfo=timezone.utc))
+    assert document["link"] == "https://example.com/a"

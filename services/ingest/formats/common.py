@@ -9,7 +9,7 @@ import lxml.html
 from dateutil import parser as dateparser
 from pydantic import ValidationError
 
-from shared.contract import Dateline, Story, story_id
+from shared.contract import LINK_MAX_CHARS, Dateline, Story, is_web_url, story_id
 from services.ingest.formats.errors import InputError
 
 _BLOCK_TAGS = {"p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "pre", "section", "article",
@@ -102,6 +102,22 @@ def language_tag(value: object) -> str | None:
     if not value or not isinstance(value, str):
         return None
     return value.strip().split("-")[0].split("_")[0].lower() or None
+
+
+def web_link(value: object) -> str | None:
+    """A wire's link to the story's web page when it is one a reader can open; otherwise
+    None: a relative or javascript: link is dropped, the story is not refused for it."""
+    if not isinstance(value, str):
+        return None
+    value = value.strip()
+    return value if is_web_url(value) and len(value) <= LINK_MAX_CHARS else None
+
+
+HTML_MEDIA_TYPES = ("text/html", "application/xhtml+xml", "application/xhtml+html")
+
+
+def is_html_media_type(value: object) -> bool:
+    return isinstance(value, str) and value.strip().lower().startswith(HTML_MEDIA_TYPES)
 
 
 _JSON_TYPES = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", int: "a number",

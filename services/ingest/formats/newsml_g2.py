@@ -10,7 +10,8 @@ map to the envelope's pub_status.
 from __future__ import annotations
 
 from shared.contract import Dateline
-from services.ingest.formats.common import build_story, html_to_text, language_tag, parse_datetime, version_from
+from services.ingest.formats.common import (build_story, html_to_text, is_html_media_type, language_tag,
+                                            parse_datetime, version_from, web_link)
 from services.ingest.formats.errors import InputError, ItemError, ParseResult
 from services.ingest.formats.nitf import body_text, read_nitf
 from services.ingest.formats.plaintext import parse_dateline
@@ -61,6 +62,17 @@ def xhtml_article_text(body) -> str:
     return body_text(body)
 
 
+def web_page(item) -> str | None:
+    """The item's web page: a remoteContent rendition of it in HTML (the ninjs renditions
+    map to remoteContent too). itemMeta/link elements point at other items, not at this one."""
+    for remote in descendants(child(item, "contentSet"), "remoteContent"):
+        if is_html_media_type(attr(remote, "contenttype")):
+            link = web_link(attr(remote, "href"))
+            if link:
+                return link
+    return None
+
+
 def _dateline(content_meta) -> Dateline | None:
     element = child(content_meta, "dateline")
     if element is None or not text_of(element):
@@ -94,7 +106,7 @@ def story_from_news_item(item):
     language = attr(child(content_meta, "language"), "tag") if content_meta is not None else None
     return build_story(
         source=text_of(child(provider, "name")) or _qcode_tail(attr(provider, "qcode")),
-        guid=attr(item, "guid"), headline=headline, body=body, fmt="newsml-g2",
+        guid=attr(item, "guid"), headline=headline, body=body, fmt="newsml-g2", link=web_page(item),
         dateline=(_dateline(content_meta) if content_meta is not None else None) or extras.get("dateline"),
         version=version_from(attr(item, "version"), updated),
         pub_status=_PUB_STATUS.get(attr(child(item_meta, "pubStatus"), "qcode") or "stat:usable", "usable"),

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import re
 
-from services.ingest.formats.common import (build_story, html_to_text, language_tag, object_list, parse_datetime,
-                                            text_field, version_from)
+from services.ingest.formats.common import (build_story, html_to_text, is_html_media_type, language_tag,
+                                            object_list, parse_datetime, text_field, version_from, web_link)
 from services.ingest.formats.errors import InputError, ParseResult, parse_items
 from services.ingest.formats.plaintext import parse_dateline
 
@@ -104,6 +104,21 @@ def _subjects(item: dict) -> list[str]:
     return found
 
 
+def _web_page(item: dict) -> str | None:
+    """The item's own HTML rendition, the one web link ninjs has for it (uri identifies the
+    item and is not meant as a link). Renditions are an object by name in 1.x, a list in 2.x/3.x."""
+    renditions = item.get("renditions")
+    if isinstance(renditions, dict):
+        renditions = list(renditions.values())
+    for rendition in renditions if isinstance(renditions, list) else []:
+        if isinstance(rendition, dict) and \
+                is_html_media_type(rendition.get("contentType") or rendition.get("mimetype")):
+            link = web_link(rendition.get("href"))
+            if link:
+                return link
+    return None
+
+
 def _provider(item: dict) -> str:
     holder = _get(item, "provider", "source", "copyrightHolder", "copyrightholder")
     if isinstance(holder, dict):
@@ -124,7 +139,7 @@ def story_from_ninjs(item: dict):
     urgency = item.get("urgency")
     dateline = parse_dateline(body.split("\n", 1)[0])
     return build_story(
-        source=_provider(item), guid=_guid(item), headline=headline, body=body, fmt="ninjs",
+        source=_provider(item), guid=_guid(item), headline=headline, body=body, fmt="ninjs", link=_web_page(item),
         dateline=dateline[0] if dateline else None,
         version=version_from(item.get("version"), updated),
         pub_status=_PUB_STATUS.get(str(_get(item, "pubStatus", "pubstatus") or "usable").lower(), "usable"),

@@ -41,6 +41,8 @@ CASES = {
     "JSON wrong type": (json.dumps({"headline": {"a": 1}, "body": "x"}).encode(), 400, "headline"),
     "JSON wrong version type": (json.dumps({"headline": "h", "version": "two"}).encode(), 400, "version"),
     "JSON not an object": (b"[1, 2, 3]", None, None),  # a batch of three unusable items: item errors
+    "JSON link not a web address": (json.dumps({"headline": "h", "link": "javascript:alert(1)"}).encode(), 400,
+                                    "invalid field 'link'"),
     "truncated JSON": (b'{"headline": "h", "body": "b"', 400, "malformed JSON"),
     "unsupported XML": (b"<catalog><book/></catalog>", 415, "not a supported"),
     "huge": (b"x" * 6_000_001, 413, "exceeds"),

@@ -65,3 +65,55 @@ def test_ninjs_embargo_of_every_generation(field):
             field: "2031-05-01T12:00:00Z"}
     story = parse_bytes(json.dumps(item).encode()).stories[0]
     assert story.embargo_until == datetime(2031, 5, 1, 12, tzinfo=timezone.utc)
+
+
+RSS = b"""<?xml version="1.0"?><rss version="2.0" xmlns:atom="http://www.w3.org/2005/Atom"><channel>
+<title>Wire</title><atom:link rel="self" href="https://news.example.com/feeds/top.xml"/>
+<item><title>Absolute</title><link>https://news.example.com/a</link><description>A.</description></item>
+<item><title>Relative</title><link>/b</link><description>B.</description></item>
+<item><title>Script</title><link>javascript:alert(1)</link><description>C.</description></item>
+</channel></rss>"""
+
+
+def test_feed_entries_carry_their_web_link():
+    stories = parse_bytes(RSS).stories
+    # A relative link resolved against the feed's own address; one no reader can open is dropped,
+    # the story is kept.
+    assert [story.link for story in stories] == ["https://news.example.com/a", "https://news.example.com/b", None]
+
+
+def test_json_feed_item_url_is_the_link():
+    feed = {"version": "https://jsonfeed.org/version/1.1", "title": "Wire",
+            "items": [{"id": "1", "url": "https://news.example.com/1", "external_url": "https://elsewhere.example/",
+                       "title": "Vote", "content_text": "The vote."}]}
+    assert parse_bytes(json.dumps(feed).encode()).stories[0].link == "https://news.example.com/1"
+
+
+@pytest.mark.parametrize("renditions", [
+    {"web": {"href": "https://news.example.com/vote.html", "mimetype": "text/html"},
+     "pdf": {"href": "https://news.example.com/vote.pdf", "mimetype": "application/pdf"}},  # ninjs 1.x
+    [{"name": "pdf", "href": "https://news.example.com/vote.pdf", "contentType": "application/pdf"},
+     {"name": "web", "href": "https://news.example.com/vote.html", "contentType": "text/html"}],  # 2.x/3.x
+])
+def test_ninjs_html_rendition_is_the_link(renditions):
+    item = {"uri": "http://ninjs.example.com/1", "headline": "Vote", "body_text": "The vote.",
+            "renditions": renditions}
+    assert parse_bytes(json.dumps(item).encode()).stories[0].link == "https://news.example.com/vote.html"
+
+
+def test_ninjs_uri_is_an_identifier_not_a_link():
+    item = {"uri": "http://ninjs.example.com/1", "headline": "Vote", "body_text": "The vote."}
+    assert parse_bytes(json.dumps(item).encode()).stories[0].link is None
+
+
+def test_newsml_g2_html_rendition_is_the_link():
+    item = b"""<newsItem xmlns="http://iptc.org/std/nar/2006-10-01/" guid="urn:newsml:example.com:1" version="1">
+      <itemMeta><itemClass qcode="ninat:text"/><provider qcode="nprov:EX"/></itemMeta>
+      <contentMeta><headline>Vote</headline></contentMeta>
+      <contentSet>
+        <inlineXML contenttype="application/xhtml+xml"><html xmlns="http://www.w3.org/1999/xhtml"><body>
+          <p>The vote.</p></body></html></inlineXML>
+        <remoteContent contenttype="image/jpeg" href="https://news.example.com/vote.jpg"/>
+        <remoteContent contenttype="text/html" href="https://news.example.com/vote.html"/>
+      </contentSet></newsItem>"""
+    assert parse_bytes(item).stories[0].link == "https://news.example.com/vote.html"
