@@ -12,7 +12,7 @@ from services.ingest.formats.common import build_story, html_to_text, language_t
 from services.ingest.formats.errors import InputError, ParseResult, parse_items
 from services.ingest.formats.nitf import body_text, read_nitf
 from services.ingest.formats.plaintext import parse_dateline
-from services.ingest.formats.xml_nav import attr, child, children, descendant, descendants, text_of
+from services.ingest.formats.xml_nav import attr, child, children, descendant, descendants, local_name_of, text_of
 
 _STATUS = {"usable": "usable", "withheld": "withheld", "canceled": "canceled", "cancelled": "canceled"}
 
@@ -29,6 +29,21 @@ def _body(item) -> tuple[str, str]:
         if data.text and data.text.strip():
             return "", html_to_text(data.text)
     return "", ""
+
+
+_SUBJECT_LEVELS = ("Subject", "SubjectMatter", "SubjectDetail")
+
+
+def _subjects(item) -> list[str]:
+    """IPTC subject codes of every SubjectCode (Subject, SubjectMatter, SubjectDetail carry the
+    code in FormalName, e.g. 04016007), each once, in document order."""
+    codes: list[str] = []
+    for subject_code in descendants(item, "SubjectCode"):
+        for element in subject_code:
+            code = attr(element, "FormalName") if local_name_of(element) in _SUBJECT_LEVELS else None
+            if code and code.strip() and code.strip() not in codes:
+                codes.append(code.strip())
+    return codes
 
 
 def story_from_news_item(item):
@@ -51,6 +66,7 @@ def story_from_news_item(item):
         pub_status=_STATUS.get((attr(child(management, "Status"), "FormalName") or "usable").lower(), "usable"),
         urgency=int(urgency) if urgency.isdigit() else None,
         byline=text_of(child(lines, "ByLine")) or None,
+        subjects=_subjects(item),
         declared_language=language_tag(attr(item, "lang") or attr(descendant(item, "Language"), "FormalName")),
         published_at=parse_datetime(text_of(child(management, "FirstCreated"))) or updated,
         updated_at=updated,

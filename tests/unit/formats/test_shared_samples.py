@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
@@ -76,6 +77,18 @@ def test_nitf_samples_carry_their_status_and_embargo(name, pub_status, embargo_u
         pytest.skip("wire agency samples not available")
     story = parse_bytes(path.read_bytes()).stories[0]
     assert (story.pub_status, story.embargo_until) == (pub_status, embargo_until)
+
+
+def test_newsml_1_2_afp_sample_keeps_its_subject_codes():
+    path = DATA / "wire_agency_samples" / "newsml-1.2" / "afp.xml"
+    if not path.exists():
+        pytest.skip("wire agency samples not available")
+    data = path.read_bytes()
+    # Every code of the sample's SubjectCode elements, read here with a plain regex.
+    blocks = re.findall(rb"<SubjectCode>(.*?)</SubjectCode>", data, re.S)
+    codes = [code.decode() for block in blocks for code in re.findall(rb'FormalName="([^"]+)"', block)]
+    assert len(codes) >= 8
+    assert parse_bytes(data).stories[0].subjects == list(dict.fromkeys(codes))
 
 
 def _g2_text_items() -> list[Path]:

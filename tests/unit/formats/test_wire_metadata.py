@@ -117,3 +117,20 @@ def test_newsml_g2_html_rendition_is_the_link():
         <remoteContent contenttype="text/html" href="https://news.example.com/vote.html"/>
       </contentSet></newsItem>"""
     assert parse_bytes(item).stories[0].link == "https://news.example.com/vote.html"
+
+
+def test_newsml_1_2_subject_codes_become_subjects():
+    document = b"""<NewsML><NewsItem>
+      <Identification><NewsIdentifier><ProviderId>afp.com</ProviderId><NewsItemId>1</NewsItemId>
+        <RevisionId>1</RevisionId><PublicIdentifier>urn:newsml:afp.com:20240301:1:1</PublicIdentifier>
+      </NewsIdentifier></Identification>
+      <NewsComponent>
+        <NewsLines><HeadLine>Markets rise</HeadLine></NewsLines>
+        <DescriptiveMetadata>
+          <SubjectCode><Subject FormalName="04000000"/></SubjectCode>
+          <SubjectCode><SubjectMatter FormalName="04016000"/><SubjectDetail FormalName="04016007"/></SubjectCode>
+          <SubjectCode><Subject FormalName="04000000"/><SubjectQualifier FormalName="sq:1"/></SubjectCode>
+        </DescriptiveMetadata>
+        <ContentItem><DataContent><p>Shares rose.</p></DataContent></ContentItem>
+      </NewsComponent></NewsItem></NewsML>"""
+    assert parse_bytes(document).stories[0].subjects == ["04000000", "04016000", "04016007"]
