@@ -27,7 +27,7 @@ import re
 import threading
 from datetime import date
 
-from shared.contract import Dateline, Entity, Story
+from shared.contract import Entity, Story
 
 from .gazetteer import Gazetteer
 from .labels import VALUE_LABELS, map_label
@@ -104,7 +104,7 @@ class Enricher:
     def enrich(self, stories: list[Story]) -> list[Story]:
         texts = [s.text for s in stories]
         preps = [prepare(t, s.headline) for t, s in zip(texts, stories)]
-        mentions: list[list[Mention]] = [self._prep_mentions(p) for p in preps]
+        mentions: list[list[Mention]] = [self._prep_mentions(p, t) for p, t in zip(preps, texts)]
 
         for lang, nlp in self._nlp.items():
             idx = [i for i, s in enumerate(stories) if s.language == lang]
@@ -144,8 +144,7 @@ class Enricher:
                 self._learn(entities)
             update: dict = {"entities": entities, "ner_model": self.model_name(story.language)}
             if story.dateline is None and prep.dateline is not None:
-                d = prep.dateline
-                update["dateline"] = Dateline(text=d.text, place=d.place, agency=d.agency, date=d.date)
+                update["dateline"] = prep.dateline.to_contract()
             out.append(story.model_copy(update=update, deep=True))
         return out
 
@@ -157,13 +156,14 @@ class Enricher:
                 self.gazetteer.learn(e.text, e.label)
 
     @staticmethod
-    def _prep_mentions(prep: Prepared) -> list[Mention]:
+    def _prep_mentions(prep: Prepared, text: str) -> list[Mention]:
         """Entities that text preparation itself found: dateline place and agency."""
         ms: list[Mention] = []
         d = prep.dateline
         if d is not None:
-            if d.place and d.place_span:
-                ms.append(Mention(*d.place_span, d.place, "LOC", "rule"))
+            # Each place of "Tel Aviv/Beirut" and the region of "CHATHAM, Mass." is a place name.
+            for a, b in d.place_spans + ((d.region_span,) if d.region_span else ()):
+                ms.append(Mention(a, b, text[a:b], "LOC", "rule"))
             if d.agency and d.agency_span:
                 ms.append(Mention(*d.agency_span, d.agency, "ORG", "rule"))
         return ms

@@ -31,6 +31,8 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 
+from shared.dateline import MONTHS  # one month table for datelines and date rules
+
 from .normalize import Mention
 
 COMMA_DECIMAL = {"fr", "de", "es", "it", "nl", "pt", "ru", "pl", "sv", "da", "no", "fi", "cs", "tr", "ro"}
@@ -101,23 +103,6 @@ QUANTITY_RE = re.compile(
 )
 
 # --- dates -------------------------------------------------------------------
-MONTHS: dict[str, int] = {}
-for _i, _names in enumerate([
-    "january janvier januar jänner enero gennaio januari janeiro jan janv",
-    "february février fevrier februar febrero febbraio februari fevereiro feb févr fevr",
-    "march mars märz maerz marzo maart março mar",
-    "april avril abril aprile apr avr",
-    "may mai mayo maggio mei maio",
-    "june juin juni junio giugno junho jun",
-    "july juillet juli julio luglio julho jul juil",
-    "august août aout agosto augustus aug",
-    "september septembre settembre septiembre setembro sept sep",
-    "october octobre oktober octubre ottobre oktober outubro oct okt",
-    "november novembre noviembre november novembro nov",
-    "december décembre decembre dezember diciembre dicembre december dezembro dec déc dez dic",
-], start=1):
-    for _n in _names.split():
-        MONTHS[_n] = _i
 WEEKDAYS: dict[str, int] = {}
 for _i, _names in enumerate([
     "monday lundi montag lunes lunedì lunedi maandag segunda-feira",

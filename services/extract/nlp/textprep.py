@@ -4,8 +4,9 @@
 heading never runs into the paragraph after it), drops blank lines, parses a
 leading dateline ("Tokyo (AFP) -", "CHATHAM, Mass. (AP) _", "LONDON 1996-08-30")
 and trailing copyright/footer lines ("© 2019 AFP"), and keeps those out of the
-segments handed to NER. Every segment carries its start offset into ``text``,
-so entity offsets always point into the story text as stored.
+segments handed to NER. The dateline parser is ``shared.dateline``, the one
+ingest fills ``Story.dateline`` with. Every segment carries its start offset
+into ``text``, so entity offsets always point into the story text as stored.
 """
 
 from __future__ import annotations
@@ -13,40 +14,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-# Place, optional region/date parts, then (AGENCY) and an optional dash/colon.
-_DATELINE_AGENCY = re.compile(
-    r"""^(?P<place>[^\W\d_][\w.'’\- ]{0,40}?)          # Tokyo / CHATHAM / Boulogne-Billancourt
-        (?:\s*,\s*(?P<extra>[^()\n]{1,40}?))?            # , Mass.  / , 12 déc 2019
-        \s*\((?P<agency>[A-Za-z][A-Za-z&/\- ]{0,24}?)\)   # (AFP)
-        \s*(?:[-–—_:]+\s*|$)""",
-    re.VERBOSE,
-)
-# CoNLL / Reuters style: "LONDON 1996-08-30" or "NEW YORK, Feb 26 -"
-_DATELINE_DATE = re.compile(
-    r"""^(?P<place>[A-Z][A-Z.'’\- ]{1,40}?)\s*,?\s+
-        (?P<date>\d{4}-\d{2}-\d{2}|[A-Z][a-z]{2,8}\.?\s+\d{1,2})\s*(?:[-–—_:]+\s*|$)""",
-    re.VERBOSE,
-)
+# The dateline grammar is shared with the ingest service (one parser, one answer).
+from shared.dateline import ParsedDateline, parse_dateline
+
 _FOOTER = re.compile(
     r"^\s*(?:©|\(c\)|copyright\b)\s*(?:(?P<year>\d{4})\s*)?(?P<agency>[^\n]{0,60}?)\s*$",
     re.IGNORECASE,
 )
-_KNOWN_AGENCIES = {
-    "afp", "ap", "reuters", "dpa", "efe", "ansa", "aap", "pa", "ntb", "tt", "stt", "upi",
-    "ana-mpa", "anp", "belga", "apa", "sda", "ats", "kyodo", "xinhua", "tass", "bloomberg",
-}
-
-
-@dataclass
-class ParsedDateline:
-    text: str
-    start: int
-    end: int
-    place: str | None = None
-    agency: str | None = None
-    date: str | None = None
-    place_span: tuple[int, int] | None = None
-    agency_span: tuple[int, int] | None = None
 
 
 @dataclass
@@ -57,44 +31,6 @@ class Prepared:
     footer_agency: str | None = None
     footer_year: int | None = None
     footer_agency_span: tuple[int, int] | None = None
-
-
-def _looks_like_agency(name: str) -> bool:
-    n = name.strip()
-    return n.lower() in _KNOWN_AGENCIES or (n.isupper() and 2 <= len(n) <= 8)
-
-
-def parse_dateline(line: str, offset: int = 0) -> ParsedDateline | None:
-    """Parse a dateline at the start of ``line``; spans are offset by ``offset``."""
-    m = _DATELINE_AGENCY.match(line)
-    if m and _looks_like_agency(m.group("agency")):
-        place = m.group("place").strip()
-        extra = (m.group("extra") or "").strip() or None
-        date = extra if extra and re.search(r"\d", extra) else None
-        pstart = offset + m.start("place")
-        return ParsedDateline(
-            text=line[: m.end()].rstrip(),
-            start=offset,
-            end=offset + m.end(),
-            place=place,
-            agency=m.group("agency").strip(),
-            date=date,
-            place_span=(pstart, pstart + len(place)),
-            agency_span=(offset + m.start("agency"), offset + m.end("agency")),
-        )
-    m = _DATELINE_DATE.match(line)
-    if m:
-        place = m.group("place").strip()
-        pstart = offset + m.start("place")
-        return ParsedDateline(
-            text=line[: m.end()].rstrip(),
-            start=offset,
-            end=offset + m.end(),
-            place=place,
-            date=m.group("date"),
-            place_span=(pstart, pstart + len(place)),
-        )
-    return None
 
 
 def _lines(text: str) -> list[tuple[int, str]]:

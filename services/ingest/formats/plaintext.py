@@ -1,10 +1,11 @@
 """Plain-text stories with a dateline, the form agencies' text feeds and our seeds use.
 
-Recognised datelines, alone on the first line or opening the first paragraph:
-  `Tokyo (AFP)`, `Tokyo (AFP) - New coup...`, `CHATHAM, Mass. (AP) _ ...`,
-  `LONDON, March 3 - ...`, `PARIS, 3 mars (Reuters) - ...`
-A candidate counts as a dateline only if it names an agency, a date, or an
-all-capitals place, so an ordinary sentence with a dash is left alone.
+Datelines, alone on the first line or opening the first paragraph
+(`Tokyo (AFP)`, `Tokyo (AFP) - New coup...`, `CHATHAM, Mass. (AP) _ ...`,
+`LONDON, March 3 - ...`, `PARIS, 3 mars (Reuters) - ...`), are read by
+`shared.dateline`, the parser the extract service uses too, so both services
+agree on what the dateline is; its docstring lists the forms and why an
+ordinary sentence with a dash or parentheses is left alone.
 
 The dateline is parsed into `dateline` but stays in the body: the stored text
 is what the agency sent, and entity offsets point into it (extract keeps the
@@ -22,34 +23,18 @@ from __future__ import annotations
 import re
 
 from shared.contract import Dateline, Story, story_id
+from shared.dateline import parse_dateline as shared_parse_dateline
 from services.ingest.formats.errors import InputError
 
 HEADLINE_MAX = 200
 
-_DATELINE = re.compile(
-    r"""^(?P<place>[A-ZÀ-Ý][\w.'’\- ]{0,40}?)
-        (?:,\s*(?P<region>[A-Z][a-z]{1,5}\.|[A-Z]\.[A-Z]\.))?
-        (?:,\s*(?P<date>[A-Z][a-z]{2,8}\.?\s+\d{1,2}|\d{1,2}\.?\s+[a-zéû]{3,9}\.?))?
-        \s*(?:\((?P<agency>[A-Za-z][\w\-/ ]{0,20})\))?
-        \s*(?:(?P<sep>[-–—_:]{1,2})(?:\s+|$)|$)""",
-    re.VERBOSE,
-)
-
-
 def parse_dateline(line: str) -> tuple[Dateline, str] | None:
     """(dateline, rest of the line) when the line opens with a dateline."""
-    match = _DATELINE.match(line)
-    if not match:
+    stripped = line.lstrip()
+    parsed = shared_parse_dateline(stripped)
+    if parsed is None:
         return None
-    place, agency, date = match["place"].strip(), match["agency"], match["date"]
-    if not (agency or date or (place.isupper() and len(place) > 1)):
-        return None
-    if not match["sep"] and line[match.end():].strip():
-        return None
-    text = line[: match.end()].strip()
-    if match["region"]:
-        place = f"{place}, {match['region']}"
-    return Dateline(text=text, place=place, agency=agency, date=date), line[match.end():].strip()
+    return parsed.to_contract(), stripped[parsed.end:].strip()
 
 
 def _paragraphs(text: str) -> list[str]:

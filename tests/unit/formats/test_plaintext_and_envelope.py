@@ -12,13 +12,20 @@ from services.ingest.formats.plaintext import parse_dateline
     ("LONDON, March 3 - Shares fell", "LONDON", None, "March 3", "Shares fell"),
     ("PARIS, 3 mars (Reuters) - La Bourse", "PARIS", "Reuters", "3 mars", "La Bourse"),
     ("Tokyo (AFP)", "Tokyo", "AFP", None, ""),
+    ("NEW YORK, Feb 26 - Stocks rose", "NEW YORK", None, "Feb 26", "Stocks rose"),
+    ("LONDON 1996-08-30", "LONDON", None, "1996-08-30", ""),
+    ("MADRID, 21 Nov. 2024 (Europa Press) - El Gobierno", "MADRID", "Europa Press", "21 Nov. 2024", "El Gobierno"),
+    ("Tel Aviv/Beirut (dpa) - Die Vororte", "Tel Aviv/Beirut", "dpa", None, "Die Vororte"),
+    ("Boulogne-Billancourt (France) (AFP) - Le conseil", "Boulogne-Billancourt (France)", "AFP", None, "Le conseil"),
 ])
 def test_datelines(line, place, agency, date, rest):
     dateline, remainder = parse_dateline(line)
     assert (dateline.place, dateline.agency, dateline.date, remainder) == (place, agency, date, rest)
 
 
-@pytest.mark.parametrize("line", ["Nissan shares - a sharp fall", "The group said on Wednesday.", "- Strategic disagreements -"])
+@pytest.mark.parametrize("line", ["Nissan shares - a sharp fall", "The group said on Wednesday.", "- Strategic disagreements -",
+                                  "Renault (France) - the carmaker said", "The Commodity Credit Corporation (CCC)",
+                                  "SOCCER - JAPAN GET LUCKY WIN"])
 def test_ordinary_sentences_are_not_datelines(line):
     assert parse_dateline(line) is None
 
@@ -44,6 +51,14 @@ def test_headline_then_inline_dateline():
     assert story.headline == "Nissan number three to quit"
     assert (story.dateline.place, story.dateline.agency) == ("TOKYO", "AFP")
     assert story.body == "TOKYO (AFP) - Jun Seki will resign."
+
+
+def test_a_date_stamp_fused_to_the_first_line_is_the_dateline_and_the_text_is_kept():
+    # The French seed story opens "date 2019-12 Renault, Nissan et ...": a metadata field run into the text.
+    text = "date 2019-12 Renault, Nissan et Mitsubishi ont tenu leur réunion.\n\nSuite."
+    story = parse_bytes(text.encode()).stories[0]
+    assert (story.dateline.text, story.dateline.date, story.dateline.place) == ("date 2019-12", "2019-12", None)
+    assert story.body == text and story.headline == ""
 
 
 def test_a_lone_dateline_is_not_a_story():
