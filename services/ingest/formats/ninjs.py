@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import re
 
-from services.ingest.formats.common import (build_story, html_to_text, is_html_media_type, language_tag,
-                                            object_list, parse_datetime, text_field, version_from, web_link)
+from services.ingest.formats.common import (build_story, html_to_text, is_html_media_type, json_type,
+                                            language_tag, object_list, parse_datetime, text_field, version_from,
+                                            web_link)
 from services.ingest.formats.errors import InputError, ParseResult, parse_items
 from services.ingest.formats.plaintext import parse_dateline
 
@@ -44,6 +45,25 @@ def unwrap(document: object) -> list:
     return [document]
 
 
+# Every top-level property some ninjs version defines (1.x lower case, 3.x camelCase; 2.x
+# spells the 3.x names in lower case, hence the case-folded comparison), from the IPTC
+# schemas. headline_*, body_* and description_* are 1.x pattern properties.
+_NINJS_PROPERTIES = {name.lower() for name in (
+    "uri type mimetype representationType profile version firstCreated versionCreated contentCreated embargoed "
+    "embargoedUntil pubStatus urgency copyrightHolder copyrightNotice usageTerms edNote language person "
+    "organisation place subject event object infosource people organisations places subjects events objects "
+    "infoSources eventDetails plannedCoverage title byline by headline headlines bodies descriptions slugline "
+    "located charcount wordcount renditions associations altIds trustindicator trustIndicators $standard standard "
+    "genre genres expires rightsInfo digitalSourceType").split()}
+
+
+def undefined_properties(item: dict) -> list[str]:
+    """Properties no ninjs version defines: an extension nobody declared, or a producer's own
+    name for a field (which is often why an item seems to have no text)."""
+    return [key for key in item if isinstance(key, str) and key.lower() not in _NINJS_PROPERTIES
+            and not key.startswith(("headline_", "body_", "description_"))]
+
+
 def looks_like_ninjs(document: object) -> bool:
     items = unwrap(document)
     return bool(items) and all(
@@ -62,8 +82,15 @@ def _text_field(item: dict, name: str, value) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
-        raise InputError(f"invalid field '{name}': expected a string, got {type(value).__name__}")
+        raise InputError(f"invalid field '{name}': expected a string, got {json_type(value)}")
     return value
+
+
+def _suffixed(item: dict, prefix: str, preferred: tuple[str, ...]) -> str | None:
+    """The first non-empty `prefix_*` property (ninjs 1.x headline_*/body_*), preferred ones first."""
+    names = [f"{prefix}_{suffix}" for suffix in preferred]
+    names += [key for key in item if key.startswith(f"{prefix}_") and key not in names]
+    return next((name for name in names if item.get(name) not in (None, "")), None)
 
 
 def _headline(item: dict) -> str:
@@ -71,7 +98,15 @@ def _headline(item: dict) -> str:
     if isinstance(headlines, list) and headlines:
         main = next((h for h in headlines if isinstance(h, dict) and h.get("role") in (None, "main")), headlines[0])
         return _text_field(item, "headlines.value", main.get("value") if isinstance(main, dict) else None)
-    return _text_field(item, "headline", item.get("headline"))
+    if item.get("headline") not in (None, ""):
+        return _text_field(item, "headline", item["headline"])
+    # ninjs 1.x headline_* are "extra headlines"; the 1.6 spec examples carry only headline_main.
+    name = _suffixed(item, "headline", ("main",))
+    return _text_field(item, name, item[name]) if name else ""
+
+
+# ninjs 1.x body_* properties, the fullest rendering first (markup keeps the paragraphs).
+_BODY_PREFERENCE = ("text", "html", "xhtml", "richtext", "nitf", "main")
 
 
 def _body(item: dict) -> str:
@@ -80,14 +115,11 @@ def _body(item: dict) -> str:
         for preferred in ("text/plain", "text/html", "application/xhtml+xml", "application/nitf+xml"):
             for body in bodies:
                 if isinstance(body, dict) and str(body.get("contentType", "")).startswith(preferred):
-                    value = _text_field(item, "bodies.value", body.get("value"))
-                    return html_to_text(value) if preferred != "text/plain" else html_to_text(value)
+                    return html_to_text(_text_field(item, "bodies.value", body.get("value")))
         first = bodies[0]
         return html_to_text(_text_field(item, "bodies.value", first.get("value") if isinstance(first, dict) else None))
-    if item.get("body_text"):
-        return html_to_text(_text_field(item, "body_text", item["body_text"]))
-    markup = _get(item, "body_html", "body_xhtml", "body_nitf")
-    return html_to_text(_text_field(item, "body_html", markup))
+    name = _suffixed(item, "body", _BODY_PREFERENCE)
+    return html_to_text(_text_field(item, name, item[name])) if name else ""
 
 
 def _guid(item: dict) -> str | None:
@@ -132,8 +164,11 @@ def _provider(item: dict) -> str:
 def story_from_ninjs(item: dict):
     headline, body = _headline(item), _body(item)
     if not headline.strip() and not body.strip():
-        kind = item.get("type", "item")
-        raise InputError(f"no text content (a {kind} item)")
+        reason = f"no text content (a {item.get('type', 'item')} item)"
+        undefined = undefined_properties(item)
+        if undefined:
+            reason += f"; not ninjs properties: {', '.join(undefined)}"
+        raise InputError(reason)
     updated = parse_datetime(_get(item, "versionCreated", "versioncreated"))
     by = _get(item, "by", "byline")
     urgency = item.get("urgency")

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from services.ingest.formats import parse_bytes
+from services.ingest.formats import InputError, parse_bytes
 
 ISSUED = "20240301T120000+0000"
 
@@ -134,3 +134,23 @@ def test_newsml_1_2_subject_codes_become_subjects():
         <ContentItem><DataContent><p>Shares rose.</p></DataContent></ContentItem>
       </NewsComponent></NewsItem></NewsML>"""
     assert parse_bytes(document).stories[0].subjects == ["04000000", "04016000", "04016007"]
+
+
+def test_ninjs_1_x_headline_and_body_pattern_properties():
+    # ninjs 1.6: headline_* and body_* (the spec's own examples use headline_main, body_main, body_richtext).
+    item = {"uri": "http://ninjs.example.com/2", "type": "text", "headline_main": "Trial opens",
+            "body_main": "GROSSETO (AP) -- The trial began. The judge adjourned.",
+            "body_richtext": "<p>GROSSETO (AP) -- The trial began.</p> <p>The judge adjourned.</p>"}
+    story = parse_bytes(json.dumps(item).encode()).stories[0]
+    assert story.headline == "Trial opens"
+    assert story.body == "GROSSETO (AP) -- The trial began.\n\nThe judge adjourned."  # the markup keeps paragraphs
+    del item["body_richtext"]
+    assert parse_bytes(json.dumps(item).encode()).stories[0].body == item["body_main"]
+
+
+def test_a_ninjs_item_without_text_names_the_properties_ninjs_does_not_define():
+    item = {"uri": "http://ninjs.example.com/3", "type": "text", "versioncreated": "2013-07-09T10:37:00Z",
+            "content": "The producer's own name for the body."}
+    with pytest.raises(InputError) as info:
+        parse_bytes(json.dumps(item).encode())
+    assert info.value.reason == "no text content (a text item); not ninjs properties: content"
