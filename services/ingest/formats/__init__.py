@@ -29,7 +29,7 @@ from services.ingest.formats.nitf import parse_nitf
 from services.ingest.formats.plaintext import parse_plaintext
 from services.ingest.formats.reuters_sgml import looks_like_reuters_sgml, parse_reuters_sgml
 from services.ingest.formats.syndication import parse_json_feed, parse_xml_feed
-from services.ingest.formats.text_decoding import decode_text, looks_binary
+from services.ingest.formats.text_decoding import charset_of, decode_text, looks_binary, undeclared_xml_as_utf8
 from services.ingest.formats.xml_nav import local_name_of
 from services.ingest.formats.xml_safety import parse_xml
 
@@ -64,9 +64,9 @@ def _xml_kind(root) -> str:
     return f"unknown XML <{name}>"
 
 
-def _load_json(data: bytes) -> object:
+def _load_json(data: bytes, charset: str | None = None) -> object:
     try:
-        return json.loads(decode_text(data))
+        return json.loads(decode_text(data, charset=charset))
     except json.JSONDecodeError as exc:
         raise InputError(f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
     except RecursionError as exc:  # json's decoder recurses once per nested array/object
@@ -97,13 +97,15 @@ def detect_format(data: bytes, content_type: str | None = None, filename: str | 
     if looks_like_reuters_sgml(data):
         return "reuters-sgml"
     head = data[:512].lstrip(b"\xef\xbb\xbf \t\r\n")
+    charset = charset_of(content_type)
     if head.startswith((b"{", b"[")):
         try:
-            return _json_kind(_load_json(data))
+            return _json_kind(_load_json(data, charset))
         except InputError:
             return "envelope"
     if head.startswith(b"<"):
         try:
+            data = undeclared_xml_as_utf8(data, charset)
             return _xml_kind(parse_xml(data))
         except InputError:
             if b"<feed" in data[:4096]:
@@ -122,7 +124,8 @@ def parse_bytes(data: bytes, *, content_type: str | None = None, filename: str |
         raise InputError("empty item")
     fmt = "input"
     try:
-        fmt, parse = _dispatch(_as_utf8(data))
+        # The Content-Type's charset is a hint for text that does not declare its encoding.
+        fmt, parse = _dispatch(_as_utf8(data), charset_of(content_type))
         return parse()
     except InputError:
         raise
@@ -134,22 +137,23 @@ def parse_bytes(data: bytes, *, content_type: str | None = None, filename: str |
         raise InputError(f"unreadable {fmt}: {unexpected_reason(exc)}") from exc
 
 
-def _dispatch(data: bytes) -> tuple[str, Callable[[], ParseResult]]:
+def _dispatch(data: bytes, charset: str | None) -> tuple[str, Callable[[], ParseResult]]:
     """(format, the call that parses it): detection and parsing read the bytes once."""
     # Formats that legitimately carry control characters come before the binary check.
     framed = looks_control_framed(data)
     if framed == "anpa1312":
-        return framed, lambda: parse_anpa1312(decode_text(data, allow_controls=True))
+        return framed, lambda: parse_anpa1312(decode_text(data, allow_controls=True, charset=charset))
     if framed == "iptc7901":
-        return framed, lambda: parse_iptc7901(decode_text(data, allow_controls=True))
+        return framed, lambda: parse_iptc7901(decode_text(data, allow_controls=True, charset=charset))
     if looks_like_reuters_sgml(data):
-        return "reuters-sgml", lambda: parse_reuters_sgml(decode_text(data, allow_controls=True))
+        return "reuters-sgml", lambda: parse_reuters_sgml(decode_text(data, allow_controls=True, charset=charset))
     head = data[:512].lstrip(b"\xef\xbb\xbf \t\r\n")
     if head.startswith((b"{", b"[")):
-        document = _load_json(data)
+        document = _load_json(data, charset)
         kind = _json_kind(document)
         return kind, lambda: _JSON_PARSERS[kind](document)
     if head.startswith(b"<"):
+        data = undeclared_xml_as_utf8(data, charset)
         try:
             root = parse_xml(data)
         except InputError:
@@ -166,7 +170,8 @@ def _dispatch(data: bytes) -> tuple[str, Callable[[], ParseResult]]:
         return kind, lambda: _XML_PARSERS[kind](root)
     if looks_binary(data):
         raise InputError("binary content, not a text news format", status=415)
-    return "plaintext", lambda: ParseResult(format="plaintext", stories=[parse_plaintext(decode_text(data))])
+    return "plaintext", lambda: ParseResult(format="plaintext",
+                                            stories=[parse_plaintext(decode_text(data, charset=charset))])
 
 
 _JSON_PARSERS = {"jsonfeed": parse_json_feed, "dpa-digitalwires": parse_digitalwires, "ninjs": parse_ninjs,

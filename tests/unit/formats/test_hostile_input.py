@@ -104,12 +104,52 @@ def test_control_characters_inside_text_are_removed():
 
 
 def test_wrong_declared_encoding_is_decoded_not_crashed():
-    # Declares UTF-8 but is Latin-1: lxml refuses the bytes with a reason, it does not guess silently.
-    data = '<?xml version="1.0" encoding="UTF-8"?><nitf><body><body.head><hedline><hl1>Régime</hl1>' \
-           '</hedline></body.head></body></nitf>'.encode("latin-1")
-    with pytest.raises(InputError) as info:
-        parse_bytes(data)
-    assert "malformed XML" in info.value.reason
+    # Declares UTF-8 but is Latin-1 (agencies mislabel): decoded like undeclared text, not refused.
+    data = '<?xml version="1.0" encoding="UTF-8"?><nitf><body><body.head><hedline><hl1>Le régime des retraites ' \
+           'réformé</hl1></hedline></body.head><body.content><p>Le gouvernement a présenté sa réforme.</p>' \
+           '</body.content></body></nitf>'.encode("latin-1")
+    story = parse_bytes(data).stories[0]
+    assert (story.headline, story.body) == ("Le régime des retraites réformé", "Le gouvernement a présenté sa réforme.")
+
+
+LATIN_1_NITF = "<nitf><head><title>Grève</title></head><body><body.head><hedline><hl1>Grève générale à Paris</hl1>" \
+               "</hedline></body.head><body.content><p>Les syndicats appellent à la grève.</p></body.content>" \
+               "</body></nitf>".encode("latin-1")
+
+
+@pytest.mark.parametrize("content_type", [None, "application/xml; charset=ISO-8859-1"])
+def test_xml_without_encoding_declaration_that_is_not_utf8_is_decoded(content_type):
+    # The README promises a guess for undeclared encodings; lxml alone refused "Invalid bytes".
+    story = parse_bytes(LATIN_1_NITF, content_type=content_type).stories[0]
+    assert story.headline == "Grève générale à Paris"
+    assert story.body == "Les syndicats appellent à la grève."
+
+
+@pytest.mark.parametrize("text, charset", [
+    ("Москва: рубль укрепился на торгах", "koi8-r"),
+    ("Łódź: żółć gęślą jaźń", "iso-8859-2"),
+    ("İstanbul'da ağır kış", "iso-8859-9"),
+])
+def test_content_type_charset_decodes_text_without_a_declared_encoding(text, charset):
+    # Short texts like these are where a guess goes wrong; the sender's charset is the better hint.
+    for content_type in (f"text/plain; charset={charset}", f'application/xml; charset="{charset}"'):
+        data = text.encode(charset)
+        if content_type.startswith("application/xml"):
+            data = f"<nitf><body><body.head><hedline><hl1>{text}</hl1></hedline></body.head></body></nitf>".encode(
+                charset)
+            assert parse_bytes(data, content_type=content_type).stories[0].headline == text
+        else:
+            assert parse_bytes(data, content_type=content_type).stories[0].body == text
+
+
+def test_a_charset_header_never_overrides_valid_utf8_nor_a_declared_encoding():
+    utf8 = "Zürich: Börse schließt höher".encode()
+    assert parse_bytes(utf8, content_type="text/plain; charset=iso-8859-1").stories[0].body == \
+        "Zürich: Börse schließt höher"
+    declared = '<?xml version="1.0" encoding="ISO-8859-1"?><nitf><body><body.head><hedline><hl1>Zürich</hl1>' \
+               '</hedline></body.head></body></nitf>'
+    story = parse_bytes(declared.encode("latin-1"), content_type="application/xml; charset=koi8-r").stories[0]
+    assert story.headline == "Zürich"
 
 
 @pytest.mark.parametrize("encoding", ["ISO-8859-1", "windows-1252", "UTF-16"])
