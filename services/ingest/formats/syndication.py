@@ -35,6 +35,10 @@ def parse_xml_feed(data: bytes) -> ParseResult:
     if not version:
         reason = parsed.get("bozo_exception")
         raise InputError(f"not a readable RSS/Atom feed: {reason or 'unknown format'}")
+    if parsed.get("bozo") and not parsed.entries:
+        # feedparser reads what it can of an ill-formed feed; when that is nothing, the
+        # feed is broken (truncated, junk), not empty, and its parser says why.
+        raise InputError(f"ill-formed feed, no entry readable: {parsed.get('bozo_exception')}")
     fmt = "atom" if version.startswith("atom") else "rss"
     feed = parsed.get("feed", {})
     source = feed.get("title") or feed.get("link") or "unknown"

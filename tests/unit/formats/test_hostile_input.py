@@ -44,6 +44,7 @@ CASES = {
     "JSON link not a web address": (json.dumps({"headline": "h", "link": "javascript:alert(1)"}).encode(), 400,
                                     "invalid field 'link'"),
     "truncated JSON": (b'{"headline": "h", "body": "b"', 400, "malformed JSON"),
+    "junk after an rss tag": (b"<rss><<<<>>>> junk", 400, "ill-formed feed, no entry readable: "),
     "unsupported XML": (b"<catalog><book/></catalog>", 415, "not a supported"),
     "huge": (b"x" * 6_000_001, 413, "exceeds"),
     # Wrong JSON types deep inside a known format: a reason naming the field, not a crash.
