@@ -26,6 +26,9 @@ SCHEMA_VERSION_HEADER = "schema-version"
 
 PubStatus = Literal["usable", "withheld", "canceled"]
 LINK_MAX_CHARS = 2048
+# Elasticsearch keeps external versions as a Java long: a larger one is refused at index
+# time, long after ingest said 202. Refuse it at the door, naming the field.
+MAX_VERSION = 2**63 - 1
 
 
 def utcnow() -> datetime:
@@ -68,7 +71,7 @@ class Story(BaseModel):
     schema_version: int = Field(default=SCHEMA_VERSION)
     id: str = Field(description="Deterministic id: see story_id().")
     guid: str | None = Field(default=None, description="The provider's own identifier, if it gave one.")
-    version: int = Field(default=1, ge=0, description="Revision number from the wire (higher wins).")
+    version: int = Field(default=1, ge=0, le=MAX_VERSION, description="Revision number from the wire (higher wins).")
     source: str = Field(default="unknown", description="Provider, e.g. 'AFP', 'dpa'.")
     format: str = Field(default="json", description="Input format the story was parsed from.")
     headline: str = Field(default="")

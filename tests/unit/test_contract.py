@@ -70,3 +70,11 @@ def test_the_index_document_carries_the_link():
     document = story_document(Story(id="x", headline="H", link="https://example.com/a"),
                               datetime(2024, 1, 1, tzinfo=timezone.utc))
     assert document["link"] == "https://example.com/a"
+
+
+def test_version_fits_elasticsearch_external_versioning():
+    assert Story(id="x", version=2**63 - 1).version == 2**63 - 1
+    for bad in (2**63, 10**30, -1):
+        with pytest.raises(ValidationError) as info:
+            Story(id="x", version=bad)
+        assert "version" in str(info.value)

@@ -63,3 +63,16 @@ def test_wrong_json_types_are_a_400_naming_the_field_not_a_500():
     status, body = _call(IngestSettings(), publisher, b"[" * 100_000 + b"]" * 100_000)
     assert status == 400 and "nested too deeply" in body["error"]["reason"]
     assert publisher.published == []
+
+
+def test_a_version_elasticsearch_cannot_store_is_a_400_naming_the_field():
+    publisher = RecordingPublisher()
+    story = json.dumps({"guid": "g2", "source": "AFP", "headline": "H", "body": "B", "version": 10**30}).encode()
+    status, body = _call(IngestSettings(), publisher, story)
+    assert status == 400 and body["error"]["reason"].startswith("invalid field 'version'")
+    g2 = b"""<newsItem xmlns="http://iptc.org/std/nar/2006-10-01/" guid="urn:newsml:example.com:1"
+        version="1000000000000000000000000000000"><itemMeta><itemClass qcode="ninat:text"/></itemMeta>
+        <contentMeta><headline>Vote</headline></contentMeta></newsItem>"""
+    status, body = _call(IngestSettings(), publisher, g2, {"Content-Type": "application/xml"})
+    assert status == 400 and body["error"]["reason"].startswith("invalid version")
+    assert publisher.published == []
