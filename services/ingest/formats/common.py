@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from shared.contract import LINK_MAX_CHARS, Dateline, Story, is_web_url, story_id
 from services.ingest.formats.errors import InputError
+from services.ingest.formats.plaintext import parse_dateline
 
 _BLOCK_TAGS = {"p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "pre", "section", "article",
                "header", "footer", "table", "tr", "ul", "ol", "hl1", "hl2", "dateline", "block", "body.content",
@@ -37,6 +38,38 @@ def html_to_text(markup: str | None) -> str:
             element.tail = "\n\n" + (element.tail or "")
             element.text = "\n\n" + (element.text or "")
     return normalise_paragraphs(root.text_content())
+
+
+# "PLACE[, DATE] (AGENCY) -": how a field that is known to hold the dateline is split when
+# the stricter parser for datelines in running text does not recognise it.
+_DATELINE_FIELD = re.compile(r"^(?P<place>[^,(]+?)\s*(?:,\s*(?P<date>[^(]*?))?\s*(?:\((?P<agency>[^)]*)\))?\s*[-–—_:]*$")
+
+
+def dateline_field(text: str | None, located: str | None = None) -> Dateline | None:
+    """The dateline from a field the wire marks as the dateline (NewsML-G2 <dateline>,
+    digitalwires `dateline`, NewsML 1.2 <DateLine>), with `located` as the place it lacks.
+
+    Such a field is the dateline even when the running-text parser, which must not take
+    an ordinary sentence for a dateline, does not recognise it ("Tel Aviv/Beirut (dpa) -",
+    "MADRID, 21 Nov. 2024 (Europa Press) -"): then it is split at its punctuation, and
+    kept as it stood either way.
+    """
+    text = " ".join((text or "").split())
+    if not text:
+        return Dateline(text="", place=located) if located else None
+    parsed = parse_dateline(text)
+    if parsed is not None and not parsed[1]:
+        found = parsed[0]
+    else:
+        match = _DATELINE_FIELD.match(text)
+        if match and re.search(r"[^\W\d_]", match["place"]):  # a place has letters ("4/4/2018" is no place)
+            place, date = match["place"], match["date"] or None
+            if date and not re.search(r"\d", date):  # "Newport News, VA": a region, not a date
+                place, date = f"{place}, {date}", None
+            found = Dateline(text=text, place=place, date=date, agency=(match["agency"] or "").strip() or None)
+        else:
+            found = Dateline(text=text)
+    return found if found.place or not located else found.model_copy(update={"place": located})
 
 
 def normalise_paragraphs(text: str) -> str:

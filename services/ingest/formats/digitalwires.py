@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 
 from shared.contract import Dateline
-from services.ingest.formats.common import (build_story, html_to_text, language_tag, object_list, parse_datetime,
-                                            string_list, text_field, version_from)
+from services.ingest.formats.common import (build_story, dateline_field, html_to_text, language_tag, object_list,
+                                            parse_datetime, string_list, text_field, version_from)
 from services.ingest.formats.errors import InputError, ParseResult
 from services.ingest.formats.plaintext import parse_dateline
 
@@ -43,11 +43,13 @@ def parse_digitalwires(document: dict) -> ParseResult:
     body = "\n\n".join(part for part in parts if part)
     if not headline.strip() and not body:
         raise InputError(f"no text content (a {document.get('type', 'digitalwires')} entry)")
-    parsed = parse_dateline(dateline_text.strip()) if dateline_text.strip() \
-        else parse_dateline(article.split("\n", 1)[0]) if article else None
-    if parsed is None:
-        located = _category(document, "dnltype:located")
-        parsed = (Dateline(text="", place=located), "") if located else None
+    located = _category(document, "dnltype:located")
+    if dateline_text.strip():
+        # dpa's own field: the dateline even where the running-text parser would not see one.
+        dateline = dateline_field(dateline_text, located)
+    else:
+        parsed = parse_dateline(article.split("\n", 1)[0]) if article else None
+        dateline = parsed[0] if parsed else Dateline(text="", place=located) if located else None
     updated = parse_datetime(document.get("version_created") or document.get("updated"))
     urgency = document.get("urgency")
     story = build_story(
@@ -56,7 +58,7 @@ def parse_digitalwires(document: dict) -> ParseResult:
         source=_category(document, "dnltype:provider") or "dpa",
         guid=text_field(document, "urn") or text_field(document, "entry_id") or None,
         headline=headline, body=body, fmt="dpa-digitalwires",
-        dateline=parsed[0] if parsed else None,
+        dateline=dateline,
         version=version_from(document.get("version"), updated),
         pub_status=_PUB_STATUS.get(str(document.get("pubstatus") or "usable").lower(), "usable"),
         urgency=int(urgency) if str(urgency or "").isdigit() else None,

@@ -8,10 +8,10 @@ whose DataContent holds NITF or XHTML-ish text.
 
 from __future__ import annotations
 
-from services.ingest.formats.common import build_story, html_to_text, language_tag, parse_datetime, version_from
+from services.ingest.formats.common import (build_story, dateline_field, html_to_text, language_tag, parse_datetime,
+                                            version_from)
 from services.ingest.formats.errors import InputError, ParseResult, parse_items
 from services.ingest.formats.nitf import body_text, read_nitf
-from services.ingest.formats.plaintext import parse_dateline
 from services.ingest.formats.xml_nav import attr, child, children, descendant, descendants, local_name_of, text_of
 
 _STATUS = {"usable": "usable", "withheld": "withheld", "canceled": "canceled", "cancelled": "canceled"}
@@ -56,12 +56,12 @@ def story_from_news_item(item):
         raise InputError("no text content in NewsItem")
     updated = parse_datetime(text_of(child(management, "ThisRevisionCreated")))
     dateline_text = text_of(child(lines, "DateLine"))
-    dateline = parse_dateline(dateline_text) if dateline_text else None
+    dateline = dateline_field(dateline_text)
     urgency = attr(child(management, "Urgency"), "FormalName") or ""
     return build_story(
         source=text_of(child(identifier, "ProviderId")) or None,
         guid=text_of(child(identifier, "PublicIdentifier")) or text_of(child(identifier, "NewsItemId")) or None,
-        headline=headline, body=body, fmt="newsml-1.2", dateline=dateline[0] if dateline else None,
+        headline=headline, body=body, fmt="newsml-1.2", dateline=dateline,
         version=version_from(text_of(child(identifier, "RevisionId")), updated),
         pub_status=_STATUS.get((attr(child(management, "Status"), "FormalName") or "usable").lower(), "usable"),
         urgency=int(urgency) if urgency.isdigit() else None,

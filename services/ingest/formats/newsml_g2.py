@@ -10,11 +10,10 @@ map to the envelope's pub_status.
 from __future__ import annotations
 
 from shared.contract import Dateline
-from services.ingest.formats.common import (build_story, html_to_text, is_html_media_type, language_tag,
-                                            parse_datetime, version_from, web_link)
+from services.ingest.formats.common import (build_story, dateline_field, html_to_text, is_html_media_type,
+                                            language_tag, parse_datetime, version_from, web_link)
 from services.ingest.formats.errors import InputError, ItemError, ParseResult
 from services.ingest.formats.nitf import body_text, read_nitf
-from services.ingest.formats.plaintext import parse_dateline
 from services.ingest.formats.xml_nav import attr, child, children, descendant, descendants, local_name_of, text_of
 
 G2_ROOTS = {"newsItem", "newsMessage", "packageItem", "conceptItem", "knowledgeItem", "planningItem",
@@ -42,12 +41,24 @@ def content_of_set(content_set) -> tuple[str, str, dict]:
         html_body = descendant(inline, "body")
         if html_body is not None:
             return "", xhtml_article_text(html_body), {}
-        if len(inline):
+        if len(inline) and _is_text_markup(inline):
             return "", body_text(inline[0]), {}
     for inline in children(content_set, "inlineData"):
         if inline.text and inline.text.strip():
             return "", html_to_text(inline.text), {}
     return "", "", {}
+
+
+_TEXT_ROOTS = {"html", "body", "div", "section", "article", "p"}
+
+
+def _is_text_markup(inline) -> bool:
+    """Inline XML that is prose: declared as text or HTML, or undeclared with an HTML root.
+    Events, SportsML results or financial data are structured data, not a story's text."""
+    content_type = (attr(inline, "contenttype") or "").strip().lower()
+    if content_type:
+        return is_html_media_type(content_type) or content_type.startswith("text/")
+    return local_name_of(inline[0]) in _TEXT_ROOTS
 
 
 def xhtml_article_text(body) -> str:
@@ -74,18 +85,9 @@ def web_page(item) -> str | None:
 
 
 def _dateline(content_meta) -> Dateline | None:
-    element = child(content_meta, "dateline")
-    if element is None or not text_of(element):
-        located = child(content_meta, "located")
-        if located is None:
-            return None
-        place = text_of(child(located, "name")) or _qcode_tail(attr(located, "qcode"))
-        return Dateline(text="", place=place) if place else None
-    parsed = parse_dateline(text_of(element))
-    if parsed:
-        return parsed[0]
     located = child(content_meta, "located")
-    return Dateline(text=text_of(element), place=text_of(child(located, "name")) or None if located is not None else None)
+    place = (text_of(child(located, "name")) or _qcode_tail(attr(located, "qcode"))) if located is not None else None
+    return dateline_field(text_of(child(content_meta, "dateline")), place or None)
 
 
 def story_from_news_item(item):

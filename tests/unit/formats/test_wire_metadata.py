@@ -1,4 +1,4 @@
-"""Wire metadata the envelope must carry: NITF usage status and embargo, NewsML 1.2 subjects."""
+"""What wire formats carry into the envelope: usage status and embargo, subjects, links, datelines, text."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from shared.contract import Dateline
 from services.ingest.formats import InputError, parse_bytes
 
 ISSUED = "20240301T120000+0000"
@@ -154,3 +155,30 @@ def test_a_ninjs_item_without_text_names_the_properties_ninjs_does_not_define():
     with pytest.raises(InputError) as info:
         parse_bytes(json.dumps(item).encode())
     assert info.value.reason == "no text content (a text item); not ninjs properties: content"
+
+
+@pytest.mark.parametrize("field, expected", [
+    ("Tel Aviv/Beirut (dpa) - ", Dateline(text="Tel Aviv/Beirut (dpa) -", place="Tel Aviv/Beirut", agency="dpa")),
+    ("MADRID, 21 Nov. 2024 (Europa Press) -",
+     Dateline(text="MADRID, 21 Nov. 2024 (Europa Press) -", place="MADRID", date="21 Nov. 2024", agency="Europa Press")),
+    ("Berlin (dpa) -", Dateline(text="Berlin (dpa) -", place="Berlin", agency="dpa")),
+])
+def test_a_dpa_dateline_field_is_the_dateline_even_when_running_text_rules_miss_it(field, expected):
+    document = {"format": "digitalwires@1.0", "urn": "urn:newsml:dpa.com:20090101:5", "headline": "Angriffe",
+                "dateline": field, "article_html": "<section class=\"main\"><p>Die Vororte wurden getroffen.</p></section>"}
+    story = parse_bytes(json.dumps(document).encode()).stories[0]
+    assert story.dateline == expected
+    assert story.body.startswith(field.strip())  # the dateline stays in the text as dpa sent it
+
+
+def test_newsml_g2_inline_data_that_is_not_prose_is_not_story_text():
+    # Events (or SportsML results, financial figures) inline in a newsItem are data, not a story.
+    item = b"""<newsItem xmlns="http://iptc.org/std/nar/2006-10-01/" guid="urn:newsml:example.com:ev" version="1">
+      <itemMeta><itemClass qcode="ninat:composite"/></itemMeta>
+      <contentSet><inlineXML><events><event><name>Autumn Meeting</name></event></events></inlineXML></contentSet>
+    </newsItem>"""
+    with pytest.raises(InputError, match="no text content"):
+        parse_bytes(item)
+    prose = item.replace(b"<events><event><name>Autumn Meeting</name></event></events>",
+                         b"<div><p>The meeting opened.</p></div>")
+    assert parse_bytes(prose).stories[0].body == "The meeting opened."
