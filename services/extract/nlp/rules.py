@@ -3,27 +3,38 @@
 Each match becomes a Mention with ``method="rule"`` and a normalised value:
 
 * MONEY    "<amount> <ISO 4217>"      "634.2 yen" -> "634.2 JPY",
-           "10,76 millions d'euros" -> "10760000 EUR", "$1.5bn" -> "1500000000 USD"
-* PERCENT  "<number>%"                "2,96 %" / "2.96 per cent" -> "2.96%"
+           "10,76 millions d'euros" -> "10760000 EUR", "$1.5bn" -> "1500000000 USD",
+           "634.2日元" / "634.2円" -> "634.2 JPY", "320亿美元" -> "32000000000 USD"
+* PERCENT  "<number>%"                "2,96 %" / "2.96 per cent" / "2.96％" -> "2.96%"
 * QUANTITY "<amount> <unit>"          "35 km" -> "35 km", "10,76 millions de véhicules"
                                       -> "10760000 véhicules"
 * DATE     ISO 8601, as precise as the text: "2019-12-04", "2018-11", "2019".
            Day-month without a year, a bare month and weekdays ("Wednesday",
-           "mercredi") are resolved against the story's reference date (publication
-           date, else the dateline's date, else the copyright year for the year
-           only): a weekday is the latest such day on or before the reference
-           date ("next Wednesday": the first after it); a day-month takes the
-           year that puts it closest to the reference date. When only a year is
-           known (copyright line), the reference is estimated as the latest
-           day-month the story mentions in that year; weekdays then stay
-           unresolved. Without a reference the DATE is kept with no value.
+           "mercredi") are resolved against the story's reference date (see
+           ``reference_date`` in the package: the dateline's day, else the
+           publication date; else a year only, from the dateline or the
+           copyright line). A weekday is the latest such day on or before the
+           reference date, unless "next"/"prochain" goes with it or a future
+           cue precedes it in the same clause ("will meet on Wednesday", "doit
+           se réunir mercredi", "wird am Mittwoch"): then it is the first such
+           day on or after it. A day-month takes the year that puts it closest
+           to the reference date. When only a year is known, the reference is
+           estimated as the latest day-month the story mentions in that year;
+           weekdays then stay unresolved. Without a reference the DATE is kept
+           with no value. A capitalised weekday followed by a capitalised word
+           that is not a date word is part of a name ("the Sunday Times"), not
+           a DATE.
 
 Numbers: "," or "." followed by exactly three digits is a thousands separator
 where that is the language's convention (en: "12,500"; fr/de/es/it/nl/pt:
-"1.500", "1 500"), otherwise a decimal mark ("10,76", "634.2"). Scale words:
-thousand/million/billion and their French, German, Spanish, Italian, Dutch and
-Portuguese forms (French "milliard" = 1e9, "billion" = 1e12; German "Milliarde"
-= 1e9, "Billion" = 1e12; Spanish "mil millones" = 1e9, "billón" = 1e12).
+"1.500", "1 500"), otherwise a decimal mark ("10,76", "634.2"). A number may
+not follow a Latin letter, a digit, "." or "," ("A320"), but may follow a
+Chinese or Japanese character. Scale words: thousand/million/billion and their
+French, German, Spanish, Italian, Dutch and Portuguese forms (French
+"milliard" = 1e9, "billion" = 1e12; German "Milliarde" = 1e9, "Billion" =
+1e12; Spanish "mil millones" = 1e9, "billón" = 1e12), Chinese/Japanese 万 = 1e4
+and 亿/億 = 1e8; "k"/"m" count as scales for money ("$3m") but not before a
+noun ("a 3 m drop" is no quantity).
 """
 
 from __future__ import annotations
@@ -44,15 +55,34 @@ _SCALES: list[tuple[str, float]] = [
     (r"millions?|million|Millionen|Million|Mio\.?|millones|millón|milioni|milione|miljoen|miljoenen|milhões|milhão|mln\.?|mn\b|m\b", 1e6),
     (r"billions?|bn\b|milliards?|Milliarden|Milliarde|Mrd\.?|miliardi|miliardo|miljard|miljarden|bilhões|bilhão|mld\.?", 1e9),
     (r"trillions?|tn\b", 1e12),
+    (r"万|萬", 1e4), (r"亿|億", 1e8),  # zh/ja: "634.2亿日元", "100万円"
 ]
 _SCALE_ALT = "|".join(p for p, _ in _SCALES)
+# Before a noun ("3 m drop", "5 k runners") a one-letter abbreviation is more
+# likely a unit or a name than a scale, so noun quantities need a scale word.
+_NOUN_SCALE_ALT = "|".join(a for p, _ in _SCALES for a in p.split("|") if not re.fullmatch(r"[a-z]\\b", a))
 # languages where "billion"/"Billion" is 1e12
 _LONG_SCALE = {"fr", "de", "es", "it", "nl", "pt"}
 
-NUM = r"\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?:[.,]\d+)?|\d+(?:[.,]\d+)*|\d+ , \d+"
+# The last form is a decimal comma with stray spaces ("0 , 16%" in the seed
+# story); it only counts right before a percent sign and after one or two
+# digits, because elsewhere " , " separates list items ("in 1996 , 12 percent",
+# "3 , 40 dollars" in CoNLL text).
+NUM = r"\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?:[.,]\d+)?|\d+(?:[.,]\d+)*|\d{1,2} , \d+(?=\s?%)"
 _NUM_RE = re.compile(NUM)
 
+# Chinese and Japanese script is \w to Python and has no spaces, so "下跌2.96%，至634.2日元"
+# and "2.96%安の634.2円" put numbers right after and before letters. Numbers may
+# follow a CJK character; they still may not follow a Latin letter, digit or
+# "."/"," ("A320", "1.5.2" are not amounts).
+_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
+_NB = rf"(?<![^\W{_CJK}])(?<![.,])"  # number boundary
+# after a currency word: CJK words need no boundary ("634.2円で")
+_CUR_END = rf"(?:(?<=[{_CJK}])|(?![\w]))"
+
 _CURRENCY_WORDS: list[tuple[str, str]] = [
+    (r"日元|円", "JPY"), (r"美元|ドル", "USD"), (r"欧元|ユーロ", "EUR"), (r"英镑|ポンド", "GBP"),
+    (r"港元", "HKD"), (r"人民币|元", "CNY"),
     (r"US dollars?|U\.S\. dollars?|dollars? am[ée]ricains?|US-Dollar|d[óo]lares estadounidenses", "USD"),
     (r"Canadian dollars?|dollars? canadiens?", "CAD"),
     (r"Australian dollars?|dollars? australiens?", "AUD"),
@@ -79,10 +109,10 @@ _OF = r"(?:\s+(?:de|of|d['’]|di|van)\s*|\s+)"
 
 MONEY_RE = re.compile(
     rf"(?P<sym>{_SYM_ALT})\s?(?P<n1>{NUM})(?:\s?(?P<s1>{_SCALE_ALT}))?(?![\w])"
-    rf"|(?<![\w.,])(?P<n2>{NUM})(?:\s?(?P<s2>{_SCALE_ALT}))?(?:{_OF})?\s?(?P<cur>{_CUR_WORD_ALT}|[€$£¥])(?![\w])",
+    rf"|{_NB}(?P<n2>{NUM})(?:\s?(?P<s2>{_SCALE_ALT}))?(?:{_OF})?\s?(?P<cur>{_CUR_WORD_ALT}|[€$£¥]){_CUR_END}",
 )
 PERCENT_RE = re.compile(
-    rf"(?<![\w.,])(?P<n>{NUM})\s?(?:%|per\s?cent\b|pour\s?cent\b|pour-cent\b|Prozent\b|por\s?ciento\b|per\s?cento\b|procent\b|por\s?cento\b)"
+    rf"{_NB}(?P<n>{NUM})\s?(?:[%％]|per\s?cent\b|pour\s?cent\b|pour-cent\b|Prozent\b|por\s?ciento\b|per\s?cento\b|procent\b|por\s?cento\b)"
 )
 _UNITS: list[tuple[str, str]] = [
     (r"km²|km2|square kilomet(?:re|er)s?|kilomètres? carrés?|Quadratkilometer", "km2"),
@@ -98,8 +128,8 @@ _UNITS: list[tuple[str, str]] = [
 ]
 _UNIT_ALT = "|".join(p for p, _ in _UNITS)
 QUANTITY_RE = re.compile(
-    rf"(?<![\w.,])(?P<n>{NUM})(?:\s?(?P<s>{_SCALE_ALT}))?\s?(?P<unit>{_UNIT_ALT})(?![\w])"
-    rf"|(?<![\w.,])(?P<n2>{NUM})\s(?P<s2>{_SCALE_ALT})(?:{_OF})(?P<noun>[^\W\d_]{{3,}})",
+    rf"{_NB}(?P<n>{NUM})(?:\s?(?P<s>{_SCALE_ALT}))?\s?(?P<unit>{_UNIT_ALT})(?![\w])"
+    rf"|{_NB}(?P<n2>{NUM})\s(?P<s2>{_NOUN_SCALE_ALT})(?:{_OF})(?P<noun>[^\W\d_]{{3,}})",
 )
 
 # --- dates -------------------------------------------------------------------
@@ -118,6 +148,27 @@ for _i, _names in enumerate([
 _MONTH_ALT = "|".join(sorted((re.escape(m) for m in MONTHS), key=len, reverse=True))
 _WD_ALT = "|".join(sorted((re.escape(w) for w in WEEKDAYS), key=len, reverse=True))
 _NEXT = re.compile(r"(?:next|prochain|nächsten|naechsten|kommenden|próximo|proximo|prossimo|volgende)\s+$", re.I)
+_LAST = re.compile(r"(?:last|past|dernier|letzten|vergangenen|pasado|scorso|passato|vorige|afgelopen)\s+$", re.I)
+# "mercredi prochain", "el miércoles próximo" / "mercredi dernier", "el miércoles pasado"
+_NEXT_AFTER = re.compile(r"\s+(?:prochain|prochaine|próximo|proximo|prossimo|que viene|qui vient)\b", re.I)
+_LAST_AFTER = re.compile(r"\s+(?:dernier|passé|pasado|scorso|passato)\b", re.I)
+# A future-tense cue earlier in the same clause ("The board will meet on
+# Wednesday", "Le conseil doit se réunir mercredi") makes a weekday the next
+# such day rather than the last one. The clause is the text since the last
+# punctuation mark, at most 80 characters: in "Seki, who will join Nidec,
+# resigned on Wednesday" the cue belongs to another clause. Searched only
+# before a weekday match, so it costs nothing on stories without weekdays.
+_FUTURE_CUES = {
+    "en": r"will|'ll|shall|(?:is|are|was|were) (?:due|expected|scheduled|set|slated|going|poised) to|(?:is|are) to|plans? to",
+    "fr": r"va|vont|doit|doivent|devrait|devraient|sera|seront|aura|auront|\w{3,}(?:era|ira|eront|iront)|prochaine?",
+    "de": r"wird|werden|soll|sollen|will|wollen|kommenden|nächsten",
+    "es": r"va a|van a|\w+rán?|próxim[oa]",
+    "it": r"\w+rà|\w+ranno|prossim[oa]",
+    "pt": r"vai|vão|\w+rá|\w+rão|próxim[oa]",
+    "nl": r"zal|zullen|gaat|gaan|komende|volgende",
+}
+_FUTURE = {lang: re.compile(rf"(?<!\w)(?:{cues})(?!\w)[^.;:!?,]{{0,80}}$", re.I) for lang, cues in _FUTURE_CUES.items()}
+_FUTURE_ANY = re.compile(rf"(?<!\w)(?:{'|'.join(_FUTURE_CUES.values())})(?!\w)[^.;:!?,]{{0,80}}$", re.I)
 
 DATE_RE = re.compile(
     rf"(?<![\w-])(?P<iso>\d{{4}}-\d{{2}}-\d{{2}})(?![\w-])"
@@ -201,7 +252,8 @@ def _scale(word: str | None, lang: str | None) -> float:
 
 
 def fmt(x: float) -> str:
-    if abs(x - round(x)) < 1e-9:
+    # relative tolerance: 634.2 * 1e8 is 63420000000.000008 in floating point
+    if abs(x - round(x)) < 1e-9 * max(1.0, abs(x)):
         return str(int(round(x)))
     return f"{x:.6f}".rstrip("0").rstrip(".")
 
@@ -226,8 +278,11 @@ def _unit(tok: str) -> str:
 
 
 def find_values(seg: str, offset: int, lang: str | None, ref: date | None, ref_year: int | None,
-                weekday_ref: date | None = ...) -> list[Mention]:
-    """All MONEY/PERCENT/QUANTITY/DATE mentions in one segment."""
+                weekday_ref: date | None = ..., not_dates: list[tuple[int, int]] | None = None) -> list[Mention]:
+    """All MONEY/PERCENT/QUANTITY/DATE mentions in one segment.
+
+    Weekdays that are part of a name ("the Sunday Times") are appended to
+    ``not_dates`` (story offsets), so that a model DATE there can be dropped too."""
     out: list[Mention] = []
     taken = bytearray(len(seg))
     wd_ref = ref if weekday_ref is ... else weekday_ref
@@ -260,7 +315,11 @@ def find_values(seg: str, offset: int, lang: str | None, ref: date | None, ref_y
         unit = _unit(m.group("unit")) if m.group("unit") else m.group("noun")
         add(m.start(), m.end(), "QUANTITY", f"{fmt(v)} {unit}")
     for m in find_dates(seg):
-        value = _date_value(m, seg, ref, ref_year, wd_ref)
+        if m.group("wd") and _weekday_in_name(m, seg, lang):
+            if not_dates is not None:
+                not_dates.append((offset + m.start(), offset + m.end()))
+            continue
+        value = _date_value(m, seg, ref, ref_year, wd_ref, lang)
         if value is False:
             continue
         s0 = m.start("y4") if m.group("y4") else m.start()
@@ -268,7 +327,7 @@ def find_values(seg: str, offset: int, lang: str | None, ref: date | None, ref_y
     return out
 
 
-def _closest_year(month: int, day: int, ref: date) -> int:
+def closest_year(month: int, day: int, ref: date) -> int:
     best = None
     for y in (ref.year - 1, ref.year, ref.year + 1):
         try:
@@ -280,7 +339,8 @@ def _closest_year(month: int, day: int, ref: date) -> int:
     return best.year if best else ref.year
 
 
-def _date_value(m: re.Match, seg: str, ref: date | None, ref_year: int | None, wd_ref: date | None):
+def _date_value(m: re.Match, seg: str, ref: date | None, ref_year: int | None, wd_ref: date | None,
+                lang: str | None = None):
     """ISO value, None when unresolvable, False when the match is not a date."""
     g = m.groupdict()
     if g["iso"]:
@@ -298,7 +358,7 @@ def _date_value(m: re.Match, seg: str, ref: date | None, ref_year: int | None, w
         if year:
             y = int(year)
         elif ref:
-            y = _closest_year(mon, day, ref)
+            y = closest_year(mon, day, ref)
         elif ref_year:
             y = ref_year
         else:
@@ -326,14 +386,55 @@ def _date_value(m: re.Match, seg: str, ref: date | None, ref_year: int | None, w
         if ref is None:
             return None
         wd = WEEKDAYS[g["wd"].lower()]
-        if _NEXT.search(seg[: m.start()]):
+        before = seg[max(0, m.start() - 120): m.start()]
+        if _NEXT.search(before) or _NEXT_AFTER.match(seg, m.end()):
             delta = (wd - ref.weekday()) % 7 or 7
             return (ref + timedelta(days=delta)).isoformat()
+        if not (_LAST.search(before) or _LAST_AFTER.match(seg, m.end())) and _FUTURE.get(lang or "", _FUTURE_ANY).search(before):
+            return (ref + timedelta(days=(wd - ref.weekday()) % 7)).isoformat()
         delta = (ref.weekday() - wd) % 7
         return (ref - timedelta(days=delta)).isoformat()
     if g["y4"]:
         return g["y4"]
     return False
+
+
+# "the Sunday Times", "Monday Night Football": a capitalised weekday directly
+# followed by a capitalised word is part of a name, unless that word is one a
+# date can be followed by in title-case headlines ("Quit On Wednesday After
+# Scandal", "Clashes Erupt Monday Night") or the weekday follows a word that
+# makes it a date ("On Wednesday Nissan said"). Not for German, where every
+# noun is capitalised ("am Mittwoch Gespräche").
+_NEXT_WORD = re.compile(r" ([A-ZÀ-Þ][a-zà-ÿ'’]+)(?: ([A-ZÀ-Þ])?)?")
+_PREV_WORD = re.compile(r"(\w+)\W{1,2}$")
+_DATE_FOLLOWERS = frozenset(
+    "after against ahead amid and as at before but by despite during following for from in into of on or over "
+    "since than the to under until upon via vs with without while when where who which that".split()
+)
+_TIMES_OF_DAY = frozenset(
+    "morning afternoon evening night noon midday midnight matin soir après-midi mañana tarde noche mattina "
+    "pomeriggio sera".split()
+)
+_DATE_PRECEDERS = frozenset(
+    "on by until till since from last next this every each early late before after through le ce dès depuis "
+    "jusqu au du al el este hasta desde il lo dal entro seit bis op sinds tot vanaf em no na até".split()
+)
+
+
+def _weekday_in_name(m: re.Match, seg: str, lang: str | None) -> bool:
+    word = m.group("wd")
+    if lang == "de" or not (word[0].isupper() and word[1:].islower()):
+        return False
+    nxt = _NEXT_WORD.match(seg, m.end())
+    if not nxt:
+        return False
+    after = nxt.group(1).lower()
+    if after in MONTHS or after in WEEKDAYS or after in _DATE_FOLLOWERS:
+        return False
+    if after in _TIMES_OF_DAY and not nxt.group(2):
+        return False  # "Monday Night" is a date, "Monday Night Football" a name
+    prev = _PREV_WORD.search(seg, max(0, m.start() - 30), m.start())
+    return not (prev and prev.group(1).lower() in _DATE_PRECEDERS)
 
 
 def estimate_reference(segments: list[tuple[int, str]], year: int) -> date | None:
