@@ -17,11 +17,18 @@ def test_drop_folder_ingests_good_files_and_explains_bad_ones(running_stack, es)
     (drop / f"{name}.json.tmp").write_text(json.dumps(good))
     (drop / f"{name}.json.tmp").rename(drop / f"{name}.json")
     (drop / f"{name}-bad.json").write_text('{"headline": ')
+    # dpa digitalwires with a number for its teaser: it used to crash the scan, and every file
+    # after it (the good one sorts after it) waited forever.
+    (drop / f"{name}-types.json").write_text(json.dumps(
+        {"format": "digitalwires@1.0", "urn": f"urn:newsml:dpa.com:20090101:{name}", "headline": "Wahl",
+         "teaser": 5, "article_html": "<p>Berlin (dpa) - Die Wahl.</p>"}))
 
     wait_until(lambda: (drop / "done" / f"{name}.json").exists(), timeout_s=30, what="good file moved to done/")
     wait_until(lambda: (drop / "failed" / f"{name}-bad.json").exists(), timeout_s=30, what="bad file in failed/")
     reason = (drop / "failed" / f"{name}-bad.json.reason.txt").read_text()
     assert "malformed JSON" in reason
+    wait_until(lambda: (drop / "failed" / f"{name}-types.json").exists(), timeout_s=30, what="wrong types in failed/")
+    assert "'teaser': expected a string" in (drop / "failed" / f"{name}-types.json.reason.txt").read_text()
     es.indices.refresh(index="news")
     wait_until(lambda: es.count(index="news", query={"term": {"guid": good["guid"]}})["count"] == 1,
                timeout_s=60, what="the dropped story searchable")
