@@ -131,7 +131,7 @@ def _ninjs_files() -> list[Path]:
     return sorted(p for p in NINJS.rglob("*.json") if "not-valid" not in p.parts and "schema-extension" not in p.parts)
 
 
-@pytest.mark.parametrize("path", _ninjs_files() or [Path("missing")], ids=lambda p: p.name)
+@pytest.mark.parametrize("path", _ninjs_files() or [Path("missing")], ids=lambda p: "/".join(p.parts[-2:]))
 def test_ninjs_examples_parse_or_say_why(path):
     if not path.exists():
         pytest.skip("ninjs examples not available")
