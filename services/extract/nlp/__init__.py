@@ -28,10 +28,11 @@ import threading
 from datetime import date
 
 from shared.contract import Entity, Story
+from shared.dateline import date_parts
 
 from .gazetteer import Gazetteer
 from .labels import VALUE_LABELS, map_label
-from .rules import estimate_reference, find_values
+from .rules import closest_year, estimate_reference, find_values
 from .normalize import Mention, canonical_key, clean_mention, group_mentions, propagate
 from .truecase import truecase_segments
 from .textprep import Prepared, prepare
@@ -135,8 +136,10 @@ class Enricher:
         for story, text, prep, ms in zip(stories, texts, preps, mentions):
             ref, ref_year = reference_date(story, prep)
             day_ref = ref or (estimate_reference(prep.segments, ref_year) if ref_year else None)
-            rule_ms = [v for off, seg in prep.segments for v in find_values(seg, off, story.language, day_ref, ref_year, weekday_ref=ref)]
-            ms = _merge_values(ms, rule_ms)
+            not_dates: list[tuple[int, int]] = []
+            rule_ms = [v for off, seg in prep.segments
+                       for v in find_values(seg, off, story.language, day_ref, ref_year, weekday_ref=ref, not_dates=not_dates)]
+            ms = _merge_values(ms, rule_ms, not_dates)
             cleaned = [c for m in ms for c in clean_mention(m, text)]
             cleaned += propagate(cleaned, prep.segments, text)
             entities = group_mentions(cleaned, text)
@@ -178,18 +181,18 @@ _TEMPORAL = re.compile(
 _AGE = re.compile(r"\d+[- ](?:year|month|week|day)s?[- ]old", re.IGNORECASE)
 
 
-def _merge_values(model_ms: list[Mention], rule_ms: list[Mention]) -> list[Mention]:
+def _merge_values(model_ms: list[Mention], rule_ms: list[Mention],
+                  not_dates: list[tuple[int, int]] = ()) -> list[Mention]:
     """Rules win over the model for DATE/MONEY/PERCENT/QUANTITY; model value
-    spans that overlap no rule match are kept unless they are ages or have no
-    temporal/numeric content ("the end of")."""
-    if not rule_ms:
-        spans = []
-    else:
-        spans = sorted((m.start, m.end) for m in rule_ms)
+    spans that overlap no rule match are kept unless they are ages, have no
+    temporal/numeric content ("the end of") or cover a weekday the rules found
+    to be part of a name ("Sunday" of "the Sunday Telegraph")."""
+    spans = sorted((m.start, m.end) for m in rule_ms)
+    vetoes = spans + list(not_dates)
     out = list(rule_ms)
     for m in model_ms:
         if m.label in VALUE_LABELS:
-            if any(a < m.end and m.start < b for a, b in spans):
+            if any(a < m.end and m.start < b for a, b in vetoes):
                 continue
             if _AGE.search(m.text) or not _TEMPORAL.search(m.text):
                 continue
@@ -199,25 +202,32 @@ def _merge_values(model_ms: list[Mention], rule_ms: list[Mention]) -> list[Menti
     return out
 
 
-_ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
-_YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")
-
-
 def reference_date(story: Story, prep: Prepared) -> tuple[date | None, int | None]:
-    """The date relative dates are resolved against: publication date, else
-    the dateline's date, else (year only) the copyright footer's year."""
-    for d in (story.published_at, story.updated_at):
-        if d is not None:
-            return d.date(), d.year
-    for text in ((story.dateline.date if story.dateline else None), (prep.dateline.date if prep.dateline else None)):
-        if text:
-            m = _ISO_DATE.search(text)
-            if m:
-                try:
-                    d = date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
-                    return d, d.year
-                except ValueError:
-                    pass
-    if prep.footer_year:
-        return None, prep.footer_year
-    return None, None
+    """(reference date, reference year) for resolving relative dates.
+
+    The dateline's day, when it has one, is the day the story was filed, which
+    is what "Wednesday" refers to; its year is the one written, else the year
+    that puts it closest to the publication (or update) time, else the
+    copyright footer's year ("NEW YORK, Feb 26 -" with "© 1987 Reuters").
+    Without a dated dateline: the publication date; else a year only, from the
+    dateline ("date 2019-12") or the footer.
+    """
+    published = story.published_at or story.updated_at
+    texts = (story.dateline.date if story.dateline else None, prep.dateline.date if prep.dateline else None)
+    year = month = day = None
+    for text in texts:
+        year, month, day = date_parts(text)
+        if month:
+            break
+    if month and day:
+        if year is None and published is not None:
+            year = closest_year(month, day, published.date())
+        year = year or prep.footer_year
+        if year:
+            try:
+                return date(year, month, day), year
+            except ValueError:
+                pass
+    if published is not None:
+        return published.date(), published.year
+    return None, year or prep.footer_year

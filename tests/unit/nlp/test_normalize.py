@@ -76,8 +76,12 @@ def test_english_seed_canonical_names_and_values(enricher):
     assert by_text["Nidec"].label == "ORG"
     assert "GMT" not in by_text and "2019 AFP" not in by_text
     assert by_text["634.2 yen"].value == "634.2 JPY"
-    assert by_text["2.96%"].value == "2.96%"
+    assert {e.text: e.value for e in s.entities if e.label == "PERCENT"} == {
+        "10%": "10%", "2.96%": "2.96%", "0 , 16%": "0.16%"}
     assert s.dateline.place == "Tokyo" and s.dateline.agency == "AFP"
+    # the dateline's place and agency are entities at the dateline ("Tokyo (AFP)" opens the text)
+    assert (0, 5) in by_text["Tokyo"].offsets and by_text["Tokyo"].label == "LOC"
+    assert (7, 10) in by_text["AFP"].offsets and by_text["AFP"].label == "ORG"
     # the footer is not text for NER
     footer = s.text.rindex("© 2019 AFP")
     assert all(a < footer for e in s.entities for a, _ in e.offsets)
@@ -87,3 +91,6 @@ def test_french_seed_values(enricher):
     s = _ents(enricher, seed_text("001"), lang="fr")
     vals = {e.value for e in s.entities if e.value}
     assert "10760000 véhicules" in vals and "2018-11" in vals
+    # its first line opens with a "date 2019-12" stamp: a dateline with a date only, not text for NER
+    assert (s.dateline.text, s.dateline.date, s.dateline.place) == ("date 2019-12", "2019-12", None)
+    assert all(a >= s.text.index("Renault") for e in s.entities for a, _ in e.offsets)
