@@ -76,7 +76,9 @@ _NUM_RE = re.compile(NUM)
 # follow a CJK character; they still may not follow a Latin letter, digit or
 # "."/"," ("A320", "1.5.2" are not amounts).
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
-_NB = rf"(?<![^\W{_CJK}])(?<![.,])"  # number boundary
+# Number boundary. Every NUM starts with a digit: checking that first lets the
+# scan skip the two lookbehinds at every other character.
+_NB = rf"(?=\d)(?<![^\W{_CJK}])(?<![.,])"
 # after a currency word: CJK words need no boundary ("634.2円で")
 _CUR_END = rf"(?:(?<=[{_CJK}])|(?![\w]))"
 
