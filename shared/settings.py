@@ -85,7 +85,9 @@ class LangdetectSettings(CommonSettings):
     batch_size: int = Field(64, ge=1, description="Stories taken from the stream per batch.")
     batch_wait_s: float = Field(0.2, gt=0, description="Longest wait to fill a batch.")
     und_threshold: float = Field(
-        0.5, ge=0.0, le=1.0, description="Below this confidence the language is 'und'."
+        0.08, ge=0.0, le=1.0,
+        description="Below this confidence (the model's probability for its answer) the language is "
+        "'und'. 0.08: on the eval sets 2 of 208 answers below it were right (eval/README.md).",
     )
 
 
