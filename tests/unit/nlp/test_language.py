@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from services.langdetect.function_words import eligible_words
 from services.langdetect.language import (
     DEFAULT_UND_THRESHOLD,
     NEAR_TIE,
@@ -104,6 +105,29 @@ def test_kana_means_japanese():
 
 def test_hangul_is_korean():
     assert identify_language("", "닛산 자동차는 수요일 성명을 발표했다.").code == "ko"
+
+
+@pytest.mark.parametrize("text", ["De minister is ziek.", "De bal is rond.", "Zij is hier."])
+def test_short_dutch_by_function_words(text):
+    code, p = _raw_top(text)
+    assert code == "en"  # the model's error the rule corrects
+    g = identify_language("", text)
+    assert g == LanguageGuess("nl", round(p, 4))
+
+
+def test_function_words_do_not_override_names():
+    # "De" and "van" here are parts of names, not Dutch words.
+    assert identify_language("", "Robert De Niro is an actor.").code == "en"
+    assert identify_language("", "Paintings by Vincent van Gogh were sold in London.").code == "en"
+
+
+def test_eligible_words_leave_out_names_and_titles():
+    assert eligible_words(["De minister is ziek."]) == ["de", "minister", "is", "ziek"]
+    assert eligible_words(["De Morgen"]) == []  # a newspaper, not an article
+    assert eligible_words(["works by Vincent van Gogh and Charles de Gaulle"]) == ["works", "by", "and"]
+    assert "sur" not in eligible_words(["Saint-Michel-sur-Orge , une commune"])
+    assert eligible_words(["Staring at the Sun"]) == []  # title case: its "at the" is the title's
+    assert eligible_words(["23 may ( EFE ) .", "Llegó el ministro."])[-3:] == ["llegó", "el", "ministro"]
 
 
 def test_declared_breaks_a_real_near_tie():
