@@ -30,11 +30,13 @@ def _fmt(x) -> str:
 def print_tables(results: dict) -> None:
     lid = results.get("langid") or {}
     if lid:
+        # Four decimals: one sentence in 2000 is 0.0005, and a rule that moves a
+        # few must not print as +0.000.
         print("\nLanguage ID accuracy (und counts as wrong)")
-        print(f"{'set':34s} {'n':>6s} {'raw':>6s} {'ours':>6s} {'delta':>7s} {'und':>6s} {'lib80':>6s}")
+        print(f"{'set':34s} {'n':>6s} {'raw':>7s} {'ours':>7s} {'delta':>8s} {'und':>7s} {'lib80':>7s}")
         for name, r in lid.items():
-            print(f"{name:34s} {r['n']:6d} {_fmt(r['raw']):>6s} {_fmt(r['ours']):>6s} "
-                  f"{r['ours'] - r['raw']:+7.3f} {_fmt(r['ours_und']):>6s} {_fmt(r['raw_lib']):>6s}")
+            print(f"{name:34s} {r['n']:6d} {r['raw']:7.4f} {r['ours']:7.4f} "
+                  f"{r['ours'] - r['raw']:+8.4f} {r['ours_und']:7.4f} {r['raw_lib']:7.4f}")
     ner = results.get("ner") or {}
     if ner:
         print("\nNER F1 (exact span + type); main = micro PER/ORG/LOC; raw = same spaCy model, mapped labels")
