@@ -14,6 +14,10 @@ from dataclasses import asdict, dataclass, field
 from shared.contract import utcnow
 from shared.messages import OutRecord
 
+# base64 grows a payload by a third and JSON escapes a control character into six bytes; this keeps
+# a dead letter well inside the 8 MiB request limit (shared.kafka_io.MAX_REQUEST_BYTES).
+MAX_PAYLOAD_BYTES = 1024 * 1024
+
 
 @dataclass(frozen=True)
 class Origin:
@@ -35,9 +39,16 @@ class DeadLetter:
 
     def to_record(self) -> OutRecord:
         body = asdict(self)
-        body["payload"] = _payload_text(self.payload)
+        payload = self.payload
+        if len(payload) > MAX_PAYLOAD_BYTES:
+            # A record near Kafka's size limit plus this wrapper would be refused
+            # (the dead letter lost, the service crash-looping on it). The whole
+            # original stays at `origin`; the dead letter keeps its head and says so.
+            body["payload_truncated"] = {"kept_bytes": MAX_PAYLOAD_BYTES, "original_bytes": len(payload)}
+            payload = _cut_at_char_boundary(payload[:MAX_PAYLOAD_BYTES])
+        body["payload"] = _payload_text(payload)
         key = (self.story_id or self.origin.key or "").encode("utf-8")
-        return OutRecord(key=key, value=json.dumps(body).encode("utf-8"), headers=[("dead-letter", b"1")])
+        return OutRecord(key=key, value=json.dumps(body, ensure_ascii=False).encode("utf-8"), headers=[("dead-letter", b"1")])
 
 
 def _payload_text(payload: bytes) -> dict[str, str]:
@@ -46,3 +57,15 @@ def _payload_text(payload: bytes) -> dict[str, str]:
         return {"encoding": "utf-8", "data": payload.decode("utf-8")}
     except UnicodeDecodeError:
         return {"encoding": "base64", "data": base64.b64encode(payload).decode("ascii")}
+
+
+def _cut_at_char_boundary(head: bytes) -> bytes:
+    """Drop a UTF-8 sequence the cut split, so cut text stays readable text."""
+    end = len(head)
+    while end > 0 and end > len(head) - 4 and head[end - 1] & 0xC0 == 0x80:
+        end -= 1
+    if end > 0 and head[end - 1] >= 0xC0:
+        end -= 1  # the lead byte of the split sequence
+    else:
+        end = len(head)  # nothing was split (or not UTF-8 at all): keep every byte
+    return head[:end]

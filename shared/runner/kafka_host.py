@@ -31,6 +31,12 @@ from shared.settings import CommonSettings
 
 log = logging.getLogger(__name__)
 
+DEAD_LETTER_ACK_TIMEOUT_S = 30.0  # past kafka-python's own request timeout and retries
+
+
+class DeadLetterNotStored(RuntimeError):
+    """Kafka refused or lost a dead letter: committing now would lose its story."""
+
 
 @dataclass
 class PendingBatch:
@@ -134,15 +140,31 @@ class SinkHost:
             written -= len(report.rejected) + len(report.stale)
             if report.stale:
                 metrics.STALE_VERSIONS.inc(len(report.stale))
-        for out in dead:
-            self.producer.send(self.settings.topic_deadletter, key=out.key, value=out.value, headers=out.headers)
-        self.producer.flush()  # dead letters confirmed before their offsets are committed
+        self._send_dead_letters(dead)
         self._commit(batch.records)
         metrics.MESSAGES_OUT.labels(self.stage.name).inc(written)
         metrics.BATCH_SIZE.labels(self.stage.name).observe(len(batch.records))
         metrics.BATCH_SECONDS.labels(self.stage.name).observe(time.perf_counter() - started)
         self.pending = None
         self.resume_all()
+
+    def _send_dead_letters(self, dead: list) -> None:
+        """Every dead letter acknowledged (acks=all) before the batch is committed.
+
+        kafka-python's flush() does not raise when a record failed, so each
+        future is checked: a dead letter Kafka did not take raises
+        DeadLetterNotStored, the process exits uncommitted and the batch is
+        replayed on restart, instead of its rejected stories being lost."""
+        futures = [
+            self.producer.send(self.settings.topic_deadletter, key=out.key, value=out.value, headers=out.headers)
+            for out in dead
+        ]
+        self.producer.flush()
+        for future in futures:
+            try:
+                future.get(timeout=DEAD_LETTER_ACK_TIMEOUT_S)
+            except Exception as exc:
+                raise DeadLetterNotStored(f"dead letter not acknowledged: {exc!r}") from exc
 
     def _commit(self, records: list[InRecord]) -> None:
         offsets: dict[TopicPartition, OffsetAndMetadata] = {}

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 from elasticsearch import Elasticsearch
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from services import stack
 from services.stack import StackConfig
@@ -198,3 +198,27 @@ def search_ids(es: Elasticsearch, ids: list[str], index: str = "news") -> dict[s
     es.indices.refresh(index=index)
     hits = es.search(index=index, query={"ids": {"values": ids}}, size=len(ids) or 1)["hits"]["hits"]
     return {hit["_id"]: hit["_source"] for hit in hits}
+
+
+def uncommitted(running_stack, group: str, topic: str) -> int:
+    """Records of `topic` the group has not committed yet, over all partitions."""
+    # A consumer that never subscribes only reads the group's offsets; it does not join.
+    consumer = KafkaConsumer(bootstrap_servers=running_stack.bootstrap, group_id=group, enable_auto_commit=False,
+                             auto_offset_reset="earliest")
+    try:
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
+        ends = _high_watermarks(consumer, partitions)
+        return sum(ends[tp] - (consumer.committed(tp) or 0) for tp in partitions)
+    finally:
+        consumer.close(autocommit=False)
+
+
+def _high_watermarks(consumer: KafkaConsumer, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
+    """End offsets as fetch responses report them. Not end_offsets(): tansu 0.6 answers
+    ListOffsets(latest) with 1 for every partition (found by `make test-tansu`)."""
+    consumer.assign(partitions)
+    consumer.seek_to_beginning(*partitions)
+    deadline = time.monotonic() + 30
+    while any(consumer.highwater(tp) is None for tp in partitions) and time.monotonic() < deadline:
+        consumer.poll(timeout_ms=200)
+    return {tp: consumer.highwater(tp) or 0 for tp in partitions}

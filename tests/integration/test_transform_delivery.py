@@ -11,38 +11,11 @@ from __future__ import annotations
 import json
 import os
 import signal
-import time
 import uuid
 
-from kafka import KafkaConsumer, TopicPartition
-
-from tests.integration.conftest import wait_until
+from tests.integration.conftest import uncommitted, wait_until
 
 STORIES = 200
-
-
-def _uncommitted(running_stack, group: str, topic: str) -> int:
-    """Records of `topic` the group has not committed yet, over all partitions."""
-    # A consumer that never subscribes only reads the group's offsets; it does not join.
-    consumer = KafkaConsumer(bootstrap_servers=running_stack.bootstrap, group_id=group, enable_auto_commit=False,
-                             auto_offset_reset="earliest")
-    try:
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
-        ends = _high_watermarks(consumer, partitions)
-        return sum(ends[tp] - (consumer.committed(tp) or 0) for tp in partitions)
-    finally:
-        consumer.close(autocommit=False)
-
-
-def _high_watermarks(consumer: KafkaConsumer, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
-    """End offsets as fetch responses report them. Not end_offsets(): tansu 0.6 answers
-    ListOffsets(latest) with 1 for every partition (found by `make test-tansu`)."""
-    consumer.assign(partitions)
-    consumer.seek_to_beginning(*partitions)
-    deadline = time.monotonic() + 30
-    while any(consumer.highwater(tp) is None for tp in partitions) and time.monotonic() < deadline:
-        consumer.poll(timeout_ms=200)
-    return {tp: consumer.highwater(tp) or 0 for tp in partitions}
 
 
 def test_extract_killed_mid_stream_loses_nothing_and_commits_after(running_stack, es, producer):
@@ -76,5 +49,5 @@ def test_extract_killed_mid_stream_loses_nothing_and_commits_after(running_stack
     assert all(any(e["text"] == "Renault" for e in doc["entities"]) for doc in found.values())
 
     # Once idle, everything extract consumed is committed for its group.
-    wait_until(lambda: _uncommitted(running_stack, "wirestream-extract", "news.detected") == 0,
+    wait_until(lambda: uncommitted(running_stack, "wirestream-extract", "news.detected") == 0,
                timeout_s=60, what="extract's offsets committed up to the end of news.detected")
