@@ -33,7 +33,7 @@ from shared.dateline import date_parts
 from .gazetteer import Gazetteer
 from .labels import VALUE_LABELS, map_label
 from .rules import closest_year, estimate_reference, find_values
-from .normalize import Mention, canonical_key, clean_mention, group_mentions, propagate
+from .normalize import Mention, clean_mention, group_mentions, propagate
 from .truecase import truecase_segments
 from .textprep import Prepared, prepare
 

@@ -279,6 +279,9 @@ def _unit(tok: str) -> str:
     return tok
 
 
+_DIGIT = re.compile(r"\d")
+
+
 def find_values(seg: str, offset: int, lang: str | None, ref: date | None, ref_year: int | None,
                 weekday_ref: date | None = ..., not_dates: list[tuple[int, int]] | None = None) -> list[Mention]:
     """All MONEY/PERCENT/QUANTITY/DATE mentions in one segment.
@@ -295,7 +298,7 @@ def find_values(seg: str, offset: int, lang: str | None, ref: date | None, ref_y
         taken[s:e] = b"\x01" * (e - s)
         out.append(Mention(offset + s, offset + e, seg[s:e], label, "rule", value))
 
-    has_digit = any(c.isdigit() for c in seg)
+    has_digit = _DIGIT.search(seg) is not None
     for m in (MONEY_RE.finditer(seg) if has_digit else ()):
         n = m.group("n1") or m.group("n2")
         amount = parse_number(n, lang)
