@@ -56,18 +56,18 @@ __all__ = ["MONTHS", "ParsedDateline", "parse_dateline"]
 # date rules (services/extract/nlp/rules.py) use the same table.
 MONTHS: dict[str, int] = {}
 for _i, _names in enumerate([
-    "january janvier januar jänner enero gennaio januari janeiro jan janv",
-    "february février fevrier februar febrero febbraio februari fevereiro feb févr fevr",
-    "march mars märz maerz marzo maart março mar",
-    "april avril abril aprile apr avr",
-    "may mai mayo maggio mei maio",
-    "june juin juni junio giugno junho jun",
-    "july juillet juli julio luglio julho jul juil",
-    "august août aout agosto augustus aug",
-    "september septembre settembre septiembre setembro sept sep",
-    "october octobre oktober octubre ottobre oktober outubro oct okt",
-    "november novembre noviembre november novembro nov",
-    "december décembre decembre dezember diciembre dicembre december dezembro dec déc dez dic",
+    "january janvier januar jänner enero gennaio januari janeiro jan janv январь января",
+    "february février fevrier februar febrero febbraio februari fevereiro feb févr fevr февраль февраля",
+    "march mars märz maerz marzo maart março mar март марта",
+    "april avril abril aprile apr avr апрель апреля",
+    "may mai mayo maggio mei maio май мая",
+    "june juin juni junio giugno junho jun июнь июня",
+    "july juillet juli julio luglio julho jul juil июль июля",
+    "august août aout agosto augustus aug август августа",
+    "september septembre settembre septiembre setembro sept sep сентябрь сентября",
+    "october octobre oktober octubre ottobre oktober outubro oct okt октябрь октября",
+    "november novembre noviembre november novembro nov ноябрь ноября",
+    "december décembre decembre dezember diciembre dicembre december dezembro dec déc dez dic декабрь декабря",
 ], start=1):
     for _n in _names.split():
         MONTHS[_n] = _i

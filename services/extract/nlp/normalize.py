@@ -209,7 +209,7 @@ def _is_word_char(c: str) -> bool:
 
 
 def _whole_word_matches(seg: str, targets) -> list[tuple[int, int]]:
-    """Occurrences of any target in seg on word boundaries, leftmost first and the
+    r"""Occurrences of any target in seg on word boundaries, leftmost first and the
     longest at a position, not overlapping: what the regex alternation
     (?<![\w'’-])(?:longest|...|shortest)(?![\w-]) finds, without compiling a new
     regex for every story (the re cache holds 512, a service sees millions)."""

@@ -55,6 +55,7 @@ _SCALES: list[tuple[str, float]] = [
     (r"millions?|million|Millionen|Million|Mio\.?|millones|millón|milioni|milione|miljoen|miljoenen|milhões|milhão|mln\.?|mn\b|m\b", 1e6),
     (r"billions?|bn\b|milliards?|Milliarden|Milliarde|Mrd\.?|miliardi|miliardo|miljard|miljarden|bilhões|bilhão|mld\.?", 1e9),
     (r"trillions?|tn\b", 1e12),
+    (r"тыс\.|тысяч[аи]?", 1e3), (r"млн\.?|миллион(?:ов|а)?", 1e6), (r"млрд\.?|миллиард(?:ов|а)?", 1e9),  # ru
     (r"万|萬", 1e4), (r"亿|億", 1e8),  # zh/ja: "634.2亿日元", "100万円"
 ]
 _SCALE_ALT = "|".join(p for p, _ in _SCALES)
@@ -97,7 +98,8 @@ _CURRENCY_WORDS: list[tuple[str, str]] = [
     (r"Swiss francs?|francs? suisses?|Franken", "CHF"),
     (r"rupees?|roupies?", "INR"),
     (r"won", "KRW"),
-    (r"roubles?|rubles?|Rubel", "RUB"),
+    (r"roubles?|rubles?|Rubel|рубл(?:ей|я|ь)|руб\.", "RUB"),
+    (r"доллар(?:ов|а)?", "USD"), (r"евро", "EUR"),
     (r"reais|real", "BRL"),
 ]
 _CODES = "USD|EUR|JPY|GBP|CHF|CNY|CAD|AUD|HKD|INR|KRW|RUB|BRL|SEK|NOK|DKK|PLN|MXN|ZAR|TRY|SGD|NZD"
@@ -114,7 +116,7 @@ MONEY_RE = re.compile(
     rf"|{_NB}(?P<n2>{NUM})(?:\s?(?P<s2>{_SCALE_ALT}))?(?:{_OF})?\s?(?P<cur>{_CUR_WORD_ALT}|[€$£¥]){_CUR_END}",
 )
 PERCENT_RE = re.compile(
-    rf"{_NB}(?P<n>{NUM})\s?(?:[%％]|per\s?cent\b|pour\s?cent\b|pour-cent\b|Prozent\b|por\s?ciento\b|per\s?cento\b|procent\b|por\s?cento\b)"
+    rf"{_NB}(?P<n>{NUM})\s?(?:[%％]|per\s?cent\b|pour\s?cent\b|pour-cent\b|Prozent\b|por\s?ciento\b|per\s?cento\b|procent\b|por\s?cento\b|процент(?:ов|а)?\b)"
 )
 _UNITS: list[tuple[str, str]] = [
     (r"km²|km2|square kilomet(?:re|er)s?|kilomètres? carrés?|Quadratkilometer", "km2"),
@@ -137,20 +139,25 @@ QUANTITY_RE = re.compile(
 # --- dates -------------------------------------------------------------------
 WEEKDAYS: dict[str, int] = {}
 for _i, _names in enumerate([
-    "monday lundi montag lunes lunedì lunedi maandag segunda-feira",
-    "tuesday mardi dienstag martes martedì martedi dinsdag terça-feira",
-    "wednesday mercredi mittwoch miércoles miercoles mercoledì mercoledi woensdag quarta-feira",
-    "thursday jeudi donnerstag jueves giovedì giovedi donderdag quinta-feira",
-    "friday vendredi freitag viernes venerdì venerdi vrijdag sexta-feira",
-    "saturday samedi samstag sonnabend sábado sabado sabato zaterdag",
-    "sunday dimanche sonntag domingo domenica zondag",
+    "monday lundi montag lunes lunedì lunedi maandag segunda-feira понедельник",
+    "tuesday mardi dienstag martes martedì martedi dinsdag terça-feira вторник",
+    "wednesday mercredi mittwoch miércoles miercoles mercoledì mercoledi woensdag quarta-feira среда среду",
+    "thursday jeudi donnerstag jueves giovedì giovedi donderdag quinta-feira четверг",
+    "friday vendredi freitag viernes venerdì venerdi vrijdag sexta-feira пятница пятницу",
+    "saturday samedi samstag sonnabend sábado sabado sabato zaterdag суббота субботу",
+    "sunday dimanche sonntag domingo domenica zondag воскресенье",
 ]):
     for _n in _names.split():
         WEEKDAYS[_n] = _i
+# Month names that take an abbreviation dot ("3 Dec.", "3 sept."); after a full
+# name ("3 December.") a dot is the end of the sentence.
+MONTH_ABBREVIATIONS = frozenset(
+    "jan janv feb févr fevr mar apr avr jun jul juil aug sep sept oct okt nov dec déc dez dic".split()
+)
 _MONTH_ALT = "|".join(sorted((re.escape(m) for m in MONTHS), key=len, reverse=True))
 _WD_ALT = "|".join(sorted((re.escape(w) for w in WEEKDAYS), key=len, reverse=True))
-_NEXT = re.compile(r"(?:next|prochain|nächsten|naechsten|kommenden|próximo|proximo|prossimo|volgende)\s+$", re.I)
-_LAST = re.compile(r"(?:last|past|dernier|letzten|vergangenen|pasado|scorso|passato|vorige|afgelopen)\s+$", re.I)
+_NEXT = re.compile(r"(?:next|prochain|nächsten|naechsten|kommenden|próximo|proximo|prossimo|volgende|следующ\w*)\s+$", re.I)
+_LAST = re.compile(r"(?:last|past|dernier|letzten|vergangenen|pasado|scorso|passato|vorige|afgelopen|прошл\w*)\s+$", re.I)
 # "mercredi prochain", "el miércoles próximo" / "mercredi dernier", "el miércoles pasado"
 _NEXT_AFTER = re.compile(r"\s+(?:prochain|prochaine|próximo|proximo|prossimo|que viene|qui vient)\b", re.I)
 _LAST_AFTER = re.compile(r"\s+(?:dernier|passé|pasado|scorso|passato)\b", re.I)
@@ -168,6 +175,7 @@ _FUTURE_CUES = {
     "it": r"\w+rà|\w+ranno|prossim[oa]",
     "pt": r"vai|vão|\w+rá|\w+rão|próxim[oa]",
     "nl": r"zal|zullen|gaat|gaan|komende|volgende",
+    "ru": r"будет|будут|состоится|состоятся|планирует|планируют",
 }
 _FUTURE = {lang: re.compile(rf"(?<!\w)(?:{cues})(?!\w)[^.;:!?,]{{0,80}}$", re.I) for lang, cues in _FUTURE_CUES.items()}
 _FUTURE_ANY = re.compile(rf"(?<!\w)(?:{'|'.join(_FUTURE_CUES.values())})(?!\w)[^.;:!?,]{{0,80}}$", re.I)
@@ -281,6 +289,45 @@ def _unit(tok: str) -> str:
 
 _DIGIT = re.compile(r"\d")
 
+# Chinese and Japanese dates: "2019年12月3日", "12月3日", "12月", weekdays "水曜日",
+# "星期三", "周三". Han script has no word boundaries, so these are their own
+# pass, run only when a segment has one of the characters they need.
+_CJK_DATE_HINT = re.compile(r"[年月曜星周週]")
+_CJK_WEEKDAY_INDEX = {c: i for i, c in enumerate("一二三四五六")} | {"日": 6, "天": 6}
+_JA_WEEKDAY_INDEX = {c: i for i, c in enumerate("月火水木金土日")}
+CJK_DATE_RE = re.compile(
+    r"(?<!\d)(?:(?P<y>\d{4})\s?年\s?)?(?P<m>\d{1,2})\s?月(?:\s?(?P<d>\d{1,2})\s?[日号])?"
+    r"|(?<!\d)(?P<yo>\d{4})\s?年(?!\s?\d)"
+    r"|(?P<ja>[月火水木金土日])曜日?"
+    r"|(?:星期|礼拜|禮拜|周|週)(?P<zh>[一二三四五六日天])"
+)
+
+
+def _cjk_dates(seg: str, ref: date | None, ref_year: int | None, wd_ref: date | None):
+    for m in CJK_DATE_RE.finditer(seg):
+        if m.group("m"):
+            mon, day = int(m.group("m")), int(m.group("d")) if m.group("d") else None
+            if not 1 <= mon <= 12 or (day is not None and not 1 <= day <= 31):
+                continue
+            year = int(m.group("y")) if m.group("y") else None
+            if day is None:
+                year = year or (ref.year if ref else ref_year)
+                yield m.start(), m.end(), f"{year:04d}-{mon:02d}" if year else None
+                continue
+            if year is None:
+                year = closest_year(mon, day, ref) if ref else ref_year
+            try:
+                yield m.start(), m.end(), date(year, mon, day).isoformat() if year else None
+            except ValueError:
+                continue
+        elif m.group("yo"):
+            yield m.start(), m.end(), m.group("yo")
+        else:
+            wd = _JA_WEEKDAY_INDEX[m.group("ja")] if m.group("ja") else _CJK_WEEKDAY_INDEX[m.group("zh")]
+            # No tense cues for these languages: the last such day, as a wire
+            # story's "on Wednesday" most often means.
+            yield m.start(), m.end(), (wd_ref - timedelta(days=(wd_ref.weekday() - wd) % 7)).isoformat() if wd_ref else None
+
 
 def find_values(seg: str, offset: int, lang: str | None, ref: date | None, ref_year: int | None,
                 weekday_ref: date | None = ..., not_dates: list[tuple[int, int]] | None = None) -> list[Mention]:
@@ -319,6 +366,9 @@ def find_values(seg: str, offset: int, lang: str | None, ref: date | None, ref_y
         v *= _scale(m.group("s") or m.group("s2"), lang)
         unit = _unit(m.group("unit")) if m.group("unit") else m.group("noun")
         add(m.start(), m.end(), "QUANTITY", f"{fmt(v)} {unit}")
+    if _CJK_DATE_HINT.search(seg):
+        for s0, e0, value in _cjk_dates(seg, ref, ref_year, wd_ref):
+            add(s0, e0, "DATE", value)
     for m in find_dates(seg):
         if m.group("wd") and _weekday_in_name(m, seg, lang):
             if not_dates is not None:
@@ -328,7 +378,10 @@ def find_values(seg: str, offset: int, lang: str | None, ref: date | None, ref_y
         if value is False:
             continue
         s0 = m.start("y4") if m.group("y4") else m.start()
-        add(s0, m.end(), "DATE", value or None)
+        end = m.end()
+        if seg[end - 1] == "." and (m.group("m1") or "").lower() not in MONTH_ABBREVIATIONS:
+            end -= 1  # "on 3 December." ends a sentence: the full stop is not part of the date
+        add(s0, end, "DATE", value or None)
     return out
 
 

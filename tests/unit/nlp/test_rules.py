@@ -182,3 +182,44 @@ def test_weekday_starting_a_name_is_not_a_date(text, name_day):
 ])
 def test_weekday_before_a_capitalised_word_can_still_be_a_date(text, lang, day):
     assert day in {d for d, _ in _dates(text, lang)}
+
+
+@pytest.mark.parametrize("text, lang, span", [
+    ("Renault said on 3 December. Nissan agreed.", "en", "3 December"),
+    ("Le conseil s'est réuni le 3 décembre. Il a décidé.", "fr", "3 décembre"),
+    ("Die Sitzung war am 3. Dezember. Danach sprach er.", "de", "3. Dezember"),
+    ("Se reunió el 3 de diciembre. Luego habló.", "es", "3 de diciembre"),
+    ("The board met on 3 Dec. and agreed.", "en", "3 Dec."),  # an abbreviation keeps its dot
+])
+def test_a_full_stop_after_a_month_name_ends_the_sentence_not_the_date(text, lang, span):
+    dates = [m for m in find_values(text, 0, lang, REF, 2019) if m.label == "DATE"]
+    assert [m.text for m in dates] == [span]
+    assert text[dates[0].start:dates[0].end] == span
+
+
+def test_russian_dates_weekdays_money_and_percentages():
+    v = _vals("В среду, 4 декабря 2019 года, компания сообщила о сделке на 12,5 млн рублей; "
+              "акции упали на 3,5 процента, а в следующую пятницу совет соберётся снова.", "ru")
+    assert ("среду", "DATE", "2019-12-04") in v
+    assert ("4 декабря 2019", "DATE", "2019-12-04") in v
+    assert ("12,5 млн рублей", "MONEY", "12500000 RUB") in v
+    assert ("3,5 процента", "PERCENT", "3.5%") in v
+    assert ("пятницу", "DATE", "2019-12-06") in v
+    assert ("1,2 млрд долларов", "MONEY", "1200000000 USD") in _vals("инвестиции в 1,2 млрд долларов", "ru")
+
+
+@pytest.mark.parametrize("text, lang, expected", [
+    ("日産は2019年12月3日に発表した。", "ja", ("2019年12月3日", "2019-12-03")),
+    ("日産は水曜日に発表した。", "ja", ("水曜日", "2019-12-04")),
+    ("会議は1月14日に開かれる。", "ja", ("1月14日", "2020-01-14")),
+    ("雷诺周三表示，将于11月召开会议。", "zh", ("周三", "2019-12-04")),
+    ("雷诺周三表示，将于11月召开会议。", "zh", ("11月", "2019-11")),
+    ("该公司于2018年成立。", "zh", ("2018年", "2018")),
+])
+def test_chinese_and_japanese_dates(text, lang, expected):
+    assert (expected[0], "DATE", expected[1]) in _vals(text, lang)
+
+
+def test_cjk_dates_without_a_reference_have_no_value():
+    assert ("水曜日", "DATE", None) in _vals("日産は水曜日に発表した。", "ja", ref=None, year=None)
+    assert ("13月", "DATE", None) not in _vals("13月", "ja")  # no such month: not a date
