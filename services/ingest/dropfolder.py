@@ -66,6 +66,7 @@ class DropFolder:
 
     def _ingest_file(self, path: Path) -> str:
         metrics.MESSAGES_IN.labels("ingest").inc()
+        started = time.perf_counter()
         try:
             data = path.read_bytes()
         except OSError as exc:  # removed or locked since it was listed: look again next scan
@@ -88,6 +89,7 @@ class DropFolder:
             self._seen.pop(path, None)
             return "retry"
         metrics.MESSAGES_OUT.labels("ingest").inc(len(result.stories))
+        metrics.BATCH_SECONDS.labels("ingest").observe(time.perf_counter() - started)
         if result.errors:
             # Some items of a multi-story file were unusable: say which, next to the file.
             reasons = "\n".join(f"item {e.index}: {e.reason}" for e in result.errors)

@@ -19,12 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from shared import metrics
+from shared.deadletter import DeadLetter, Origin
 from services.ingest.formats import InputError, parse_bytes
 from services.ingest.publisher import StoryPublisher
 
 log = logging.getLogger(__name__)
 
 SEEN_PER_FEED = 5000  # feeds show their latest items; older ids fall out of the window
+REPORTED_PER_FEED = 500  # unusable entries already dead-lettered, so a feed re-polled does not repeat them
 USER_AGENT = "wirestream-feed-poller/0.1"
 
 
@@ -53,6 +55,7 @@ class PollResult:
     sent: int = 0
     skipped: int = 0
     reason: str = ""
+    rejected: int = 0  # unusable entries (dead-lettered once each)
 
 
 @dataclass
@@ -61,6 +64,7 @@ class FeedPoller:
     state_file: Path
     max_bytes: int
     state: dict = field(default_factory=dict)
+    deadletter_topic: str = "news.deadletter"
 
     def __post_init__(self) -> None:
         if self.state_file.exists():
@@ -87,10 +91,13 @@ class FeedPoller:
             return self._error(source, f"HTTP {exc.code}")
         except (OSError, ValueError) as exc:
             return self._error(source, str(exc))
+        started = time.perf_counter()
+        metrics.MESSAGES_IN.labels("ingest").inc()
         try:
             result = parse_bytes(data, content_type=content_type, max_bytes=self.max_bytes)
         except InputError as exc:
             return self._error(source, exc.reason)
+        self._dead_letter_new_errors(source, feed_state, result.errors)  # before state is saved, like stories
         seen = feed_state["seen"]
         fresh = [s for s in result.stories if seen.get(s.id, -1) < s.version]
         if fresh:
@@ -103,9 +110,28 @@ class FeedPoller:
                 del seen[story_id]
         feed_state["etag"], feed_state["last_modified"] = etag, last_modified
         self._save()
-        for error in result.errors:
+        metrics.BATCH_SECONDS.labels("ingest").observe(time.perf_counter() - started)
+        return PollResult("new", sent=len(fresh), skipped=len(result.stories) - len(fresh),
+                          rejected=len(result.errors))
+
+    def _dead_letter_new_errors(self, source: FeedSource, feed_state: dict, errors) -> None:
+        reported = feed_state.setdefault("reported", [])
+        letters, keys = [], []
+        for error in errors:
+            key = f"{error.index}:{error.reason}"
             log.warning("feed %s item %d unusable: %s", source.url, error.index, error.reason)
-        return PollResult("new", sent=len(fresh), skipped=len(result.stories) - len(fresh))
+            if key in reported:
+                continue
+            metrics.FAILURES.labels("ingest", "feed_item_rejected").inc()
+            metrics.DEADLETTERED.labels("ingest", "feed_item_rejected").inc()
+            letters.append(DeadLetter(service="ingest", reason=f"feed item {error.index}: {error.reason}",
+                                      reason_class="feed_item_rejected",
+                                      origin=Origin(topic=source.url, key=f"item {error.index}")))
+            keys.append(key)
+        if letters:
+            self.publisher.publish_dead_letters(letters, self.deadletter_topic)  # raises if Kafka is down
+            reported.extend(keys)
+            del reported[: max(0, len(reported) - REPORTED_PER_FEED)]
 
     def _error(self, source: FeedSource, reason: str) -> PollResult:
         metrics.FAILURES.labels("ingest", "feed_error").inc()

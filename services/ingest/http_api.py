@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import time
 
 from aiohttp import web
 
@@ -48,6 +49,7 @@ def build_app(settings: IngestSettings, publisher: StoryPublisher) -> web.Applic
         except web.HTTPRequestEntityTooLarge:
             return error_response(413, f"body exceeds {settings.max_item_bytes} bytes")
         metrics.MESSAGES_IN.labels("ingest").inc()
+        started = time.perf_counter()
         try:
             result = parse_bytes(data, content_type=request.headers.get("Content-Type"),
                                  max_bytes=settings.max_item_bytes)
@@ -62,6 +64,7 @@ def build_app(settings: IngestSettings, publisher: StoryPublisher) -> web.Applic
             log.error("publishing to Kafka failed: %r", exc)
             return error_response(503, "could not hand the story to Kafka; retry later")
         metrics.MESSAGES_OUT.labels("ingest").inc(len(result.stories))
+        metrics.BATCH_SECONDS.labels("ingest").observe(time.perf_counter() - started)
         metrics.HTTP_REQUESTS.labels("202").inc()
         accepted = [{"id": s.id, "version": s.version, "headline": s.headline[:200]} for s in result.stories]
         body: dict[str, object] = {"format": result.format, "accepted": accepted, "rejected": rejected}

@@ -39,7 +39,7 @@ def start_channels(settings: IngestSettings, stop: threading.Event) -> list[thre
     sources = parse_feed_setting(settings.feeds, settings.feed_interval_s)
     if sources:
         poller = FeedPoller(StoryPublisher(settings, "wirestream-feeds"), Path(settings.state_dir) / "feeds.json",
-                            settings.max_item_bytes)
+                            settings.max_item_bytes, deadletter_topic=settings.topic_deadletter)
         threads.append(threading.Thread(target=run_poller, args=(poller, sources, stop), name="feeds", daemon=True))
     for thread in threads:
         thread.start()
