@@ -13,10 +13,14 @@ import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from functools import partial
+
 from shared.contract import Story
+from shared.runner import Rejected, process_isolating_failures
 from services.extract.nlp import Enricher
 from services.ingest.files import iter_files
 from services.ingest.formats import InputError, parse_bytes
+from services.ingest.formats.errors import unexpected_reason
 from services.langdetect.service import detect_languages
 
 
@@ -38,20 +42,45 @@ def read_stdin(data: bytes) -> tuple[list[Story], list[str]]:
 
 
 def read_paths(paths: Iterable[Path]) -> tuple[list[Story], list[str]]:
+    """Like `wirestream ingest`: a file that cannot be read or parsed is reported and
+    the others go on; a path that does not exist is an error, not a traceback."""
     stories, errors = [], []
-    for path in iter_files(paths):
+    files = []
+    for path in paths:
+        try:
+            files.extend(iter_files([path]))
+        except FileNotFoundError as exc:
+            errors.append(str(exc))
+    for path in files:
         try:
             stories.extend(parse_bytes(path.read_bytes(), filename=path.name).stories)
         except InputError as exc:
             errors.append(f"{path}: {exc.reason}")
+        except OSError as exc:
+            errors.append(f"{path}: cannot read: {exc.strerror or exc}")
+        except Exception as exc:  # noqa: BLE001 - a parser bug: report the file, go on (as ingest does)
+            errors.append(f"{path}: unreadable: {unexpected_reason(exc)}")
     return stories, errors
 
 
-def enrich_stories(stories: list[Story], enricher: Enricher, und_threshold: float) -> Iterator[dict]:
+def enrich_stories(stories: list[Story], enricher: Enricher, und_threshold: float,
+                   errors: list[str] | None = None) -> Iterator[dict]:
+    """The services' processing, isolated per story as the services isolate it: a
+    story that makes a stage fail is reported (the services dead-letter it) and
+    the rest are still printed."""
+    detect = partial(detect_languages, und_threshold=und_threshold)
     for start in range(0, len(stories), enricher.batch_size):
-        batch = detect_languages(stories[start:start + enricher.batch_size], und_threshold)
-        for story in enricher.enrich(batch):
-            yield {**json.loads(story.to_json()), "text": story.text}
+        detected = process_isolating_failures(detect, stories[start:start + enricher.batch_size])
+        batch = [r for r in detected if isinstance(r, Story)]
+        results = iter(process_isolating_failures(enricher.enrich, batch))
+        for original, outcome in zip(stories[start:start + enricher.batch_size], detected):
+            if isinstance(outcome, Story):
+                outcome = next(results)
+            if isinstance(outcome, Rejected):
+                if errors is not None:
+                    errors.append(f"story {original.id}: {outcome.reason_class}: {outcome.reason}")
+                continue
+            yield {**json.loads(outcome.to_json()), "text": outcome.text}
 
 
 def main(paths: list[str], und_threshold: float, batch_size: int) -> int:
@@ -62,6 +91,11 @@ def main(paths: list[str], und_threshold: float, batch_size: int) -> int:
     for error in errors:
         print(f"rejected {error}", file=sys.stderr)
     enricher = Enricher(batch_size=batch_size)
-    for line in enrich_stories(stories, enricher, und_threshold):
+    failed: list[str] = []
+    printed = 0
+    for line in enrich_stories(stories, enricher, und_threshold, failed):
         sys.stdout.write(json.dumps(line, ensure_ascii=False) + "\n")
-    return 1 if errors and not stories else 0
+        printed += 1
+    for error in failed:
+        print(f"failed {error}", file=sys.stderr)
+    return 1 if (errors or failed) and not printed else 0

@@ -1,11 +1,10 @@
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-SHARED = Path(__file__).resolve().parents[4] / "shared" / "data"
-SEEDS = SHARED / "seeds"
+from tests.conftest import shared_data_dir
+
+SEEDS = shared_data_dir() / "seeds"  # $WIRESTREAM_SHARED_DATA or ../shared/data, like every other test
 
 
 def seed_text(prefix: str) -> str:
