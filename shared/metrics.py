@@ -2,8 +2,8 @@
 
 Each service process serves these on its own metrics port (see
 shared/observability.py); the `service` label says which stage counted. The
-Grafana dashboard in deploy/grafana/ and the alert thinking in the README use
-exactly these names.
+Grafana dashboard in deploy/grafana/ uses exactly these names (a test checks
+that every metric it queries is declared here).
 """
 
 from __future__ import annotations
