@@ -15,6 +15,7 @@ Kafka NLP failure). In its own process it cannot, however slow a batch is.
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import multiprocessing
 import os
@@ -42,6 +43,10 @@ EXIT_FATAL = 70  # crash-only: a supervisor (compose, the launcher) restarts us;
 # processed while the other's results are sent, so the worker never waits for
 # Kafka; more would only hold more stories in memory.
 MAX_BATCHES_IN_FLIGHT = 2
+# A batch the worker has not finished after this long means a hung worker (a
+# 64-story batch takes seconds): health stops beating, /healthz turns 503 once
+# the beat is stale, and an orchestrator restarts us; nothing was committed.
+BATCH_STALLED_AFTER_S = 120.0
 
 
 @dataclass
@@ -110,6 +115,7 @@ def build_app(stage: TransformStage, settings: CommonSettings, group_id: str, he
     sink = app.topic(stage.sink_topic, key_type=bytes, value_type=bytes)
     deadletter = app.topic(settings.topic_deadletter, key_type=bytes, value_type=bytes)
     guard = InvalidRatioGuard(settings.max_invalid_ratio, settings.invalid_window)
+    batch_starts: collections.deque[float] = collections.deque()  # batches in flight, oldest first
 
     @app.agent(source, name=f"{stage.name}-agent")
     async def run_stage(stream):
@@ -133,6 +139,7 @@ def build_app(stage: TransformStage, settings: CommonSettings, group_id: str, he
                     os._exit(EXIT_FATAL)
                 await slots.acquire()
                 results = loop.run_in_executor(pool, worker_process.run, decoded.stories)
+                batch_starts.append(started)
                 in_flight.put_nowait(InFlight(list(events), decoded, results, started))
         finally:
             finisher.cancel()
@@ -155,6 +162,7 @@ def build_app(stage: TransformStage, settings: CommonSettings, group_id: str, he
                 os._exit(EXIT_FATAL)
             for event in batch.events:
                 await stream.ack(event)
+            batch_starts.popleft()
             slots.release()
             metrics.MESSAGES_OUT.labels(stage.name).inc(len(output.forward))
             metrics.BATCH_SIZE.labels(stage.name).observe(len(batch.events))
@@ -163,8 +171,12 @@ def build_app(stage: TransformStage, settings: CommonSettings, group_id: str, he
 
     @app.timer(interval=5.0)
     async def heartbeat():
-        # The event loop is alive and the consumer is running.
-        health.beat()
+        # The event loop is alive; beat unless the worker has sat on a batch too long.
+        oldest = time.perf_counter() - batch_starts[0] if batch_starts else 0.0
+        if oldest < BATCH_STALLED_AFTER_S:
+            health.beat(oldest_batch_age_s=round(oldest, 1))
+        else:
+            log.error("%s: a batch has been in the worker for %.0fs; reporting unhealthy", stage.name, oldest)
 
     return app
 
