@@ -62,15 +62,16 @@ class Gazetteer:
         i = 0
         while i < len(toks):
             hit = None
-            for cand, label, _src in self._first.get(toks[i][2], ()):
+            for cand, label, source in self._first.get(toks[i][2], ()):
                 n = len(cand)
                 if tuple(t for _, _, t in toks[i:i + n]) == cand:
-                    hit = (n, label)
+                    hit = (n, label, source)
                     break
             if hit:
-                n, label = hit
+                n, label, source = hit
                 s, e = toks[i][0], toks[i + n - 1][1]
-                out.append(Mention(offset + s, offset + e, seg[s:e], label, "gazetteer"))
+                # "gazetteer": a shipped list; "learned": a name a model found in an earlier story
+                out.append(Mention(offset + s, offset + e, seg[s:e], label, source))
                 i += n
             else:
                 i += 1

@@ -120,3 +120,18 @@ def test_enrich_returns_copies(enricher):
     [s] = enricher.enrich([story])
     assert story.entities == [] and story.ner_model is None
     assert s is not story and s.entities
+
+
+def test_names_learned_from_a_model_language_are_found_in_other_languages_and_say_so():
+    from services.extract.nlp import Enricher
+
+    fresh = Enricher(batch_size=8)  # its own learned list, untouched by other tests
+    german = _story("Der Manager Makoto Uchida sprach am Mittwoch in Berlin.", "de")
+    [before] = fresh.enrich([german])
+    assert "Makoto Uchida" not in {e.text for e in before.entities}
+    [english] = fresh.enrich([_story("Makoto Uchida, the chief executive of Nissan, said on Monday he would stay.", "en")])
+    learned_label = {e.text: e.label for e in english.entities}["Makoto Uchida"]
+    [after] = fresh.enrich([german])
+    methods = {e.text: (e.label, e.method) for e in after.entities}
+    assert methods["Makoto Uchida"] == (learned_label, "learned")
+    assert methods["Berlin"] == ("LOC", "gazetteer")
