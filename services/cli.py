@@ -123,8 +123,15 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from services.ingest.files import ingest_paths
     from services.ingest.publisher import StoryPublisher
 
+    from kafka.errors import KafkaError
+
     settings = IngestSettings()
-    publisher = None if args.dry_run else StoryPublisher(settings, client_id="wirestream-cli")
+    try:
+        publisher = None if args.dry_run else StoryPublisher(settings, client_id="wirestream-cli")
+    except KafkaError:  # kafka-python 3: KafkaTimeoutError "Unable to bootstrap"
+        print(f"error: no Kafka broker answers at {settings.kafka_bootstrap} (WIRESTREAM_KAFKA_BOOTSTRAP); "
+              "start the stack (make run) or use --dry-run to parse only", file=sys.stderr)
+        return 2
     try:
         summary = ingest_paths([Path(p) for p in args.paths], publisher, settings.max_item_bytes,
                                show_progress=not args.quiet)
@@ -132,6 +139,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         if publisher is not None:
             publisher.close()
     print("\n".join(summary.lines()))
+    if summary.not_sent:
+        return 2
     return 1 if summary.rejected and args.strict else 0
 
 

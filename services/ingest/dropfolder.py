@@ -90,27 +90,29 @@ class DropFolder:
             return "retry"
         metrics.MESSAGES_OUT.labels("ingest").inc(len(result.stories))
         metrics.BATCH_SECONDS.labels("ingest").observe(time.perf_counter() - started)
+        moved = self._move(path, "done")
         if result.errors:
             # Some items of a multi-story file were unusable: say which, next to the file.
             reasons = "\n".join(f"item {e.index}: {e.reason}" for e in result.errors)
-            (self.root / "done" / f"{path.name}.reason.txt").write_text(reasons + "\n")
-        self._move(path, "done")
+            moved.with_name(f"{moved.name}.reason.txt").write_text(reasons + "\n")
         log.info("ingested %s: %d stories", path.name, len(result.stories))
         return "done"
 
     def _fail(self, path: Path, reason: str) -> str:
         metrics.FAILURES.labels("ingest", "dropfolder_rejected").inc()
-        (self.root / "failed" / f"{path.name}.reason.txt").write_text(reason + "\n")
-        self._move(path, "failed")
+        moved = self._move(path, "failed")
+        # Named after the moved file: a second bad file of the same name gets its own reason.
+        moved.with_name(f"{moved.name}.reason.txt").write_text(reason + "\n")
         log.warning("rejected %s: %s", path.name, reason)
         return "failed"
 
-    def _move(self, path: Path, sub: str) -> None:
+    def _move(self, path: Path, sub: str) -> Path:
         target = self.root / sub / path.name
         if target.exists():
-            target = target.with_name(f"{path.stem}.{int(time.time() * 1000)}{path.suffix}")
+            target = target.with_name(f"{path.stem}.{time.time_ns()}{path.suffix}")
         shutil.move(str(path), target)
         self._seen.pop(path, None)
+        return target
 
 
 def watch(folder: DropFolder, interval_s: float, stop: threading.Event) -> None:

@@ -28,6 +28,8 @@ class IngestSummary:
     accepted: int = 0
     duplicates: int = 0
     rejected: list[tuple[str, str]] = field(default_factory=list)  # (where, reason)
+    not_sent: list[str] = field(default_factory=list)  # files left unsent when Kafka stopped acknowledging
+    kafka_error: str = ""
     formats: dict[str, int] = field(default_factory=dict)
     visible_ids: set[str] = field(default_factory=set)  # accepted stories search should show now
 
@@ -41,6 +43,10 @@ class IngestSummary:
         if self.formats:
             out.append("formats: " + ", ".join(f"{name} {count}" for name, count in sorted(self.formats.items())))
         out.extend(f"  rejected {where}: {reason}" for where, reason in self.rejected)
+        if self.not_sent:
+            out.append(f"NOT SENT: {len(self.not_sent)} files, Kafka did not acknowledge ({self.kafka_error}); "
+                       "ingest them again (ids are deterministic, so what did arrive is not duplicated):")
+            out.extend(f"  not sent {path}" for path in self.not_sent)
         return out
 
 
@@ -70,8 +76,13 @@ def ingest_paths(paths: list[Path], publisher: StoryPublisher | None, max_bytes:
     """Parse every file; publish its stories unless publisher is None (a dry run)."""
     summary = IngestSummary()
     seen: set[tuple[str, int]] = set()
-    files = iter_files(paths)
-    for path in tqdm(files, desc="ingest", unit="file", disable=not show_progress):
+    files: list[Path] = []
+    for path in paths:
+        try:
+            files.extend(iter_files([path]))
+        except FileNotFoundError as exc:
+            summary.rejected.append((str(path), str(exc)))
+    for number, path in enumerate(tqdm(files, desc="ingest", unit="file", disable=not show_progress)):
         summary.files += 1
         try:
             result = parse_bytes(path.read_bytes(), filename=path.name, max_bytes=max_bytes)
@@ -93,7 +104,12 @@ def ingest_paths(paths: list[Path], publisher: StoryPublisher | None, max_bytes:
             seen.add((story.id, story.version))
             fresh.append(story)
         if publisher is not None and fresh:
-            publisher.publish(fresh)
+            try:
+                publisher.publish(fresh)
+            except Exception as exc:  # noqa: BLE001 - Kafka down or refusing: stop sending, still summarise
+                summary.kafka_error = unexpected_reason(exc)
+                summary.not_sent = [str(p) for p in files[number:]]
+                break
         summary.accepted += len(fresh)
         summary.visible_ids.update(s.id for s in fresh if _visible_now(s))
         summary.formats[result.format] = summary.formats.get(result.format, 0) + len(fresh)
