@@ -53,7 +53,7 @@ def test_gazetteer_for_languages_without_a_model(enricher):
     enricher.gazetteer.learn("Carlos Ghosn", "PERSON")
     s = _ents(enricher, "Carlos Ghosn ist in Deutschland. Der Umsatz stieg um 3,2 Prozent.", lang="de")
     got = {(e.text, e.label, e.method) for e in s.entities}
-    assert ("Carlos Ghosn", "PERSON", "gazetteer") in got
+    assert ("Carlos Ghosn", "PERSON", "learned") in got
     assert ("Deutschland", "LOC", "gazetteer") in got
     assert ("3,2 Prozent", "PERCENT", "rule") in got
     assert s.ner_model == "none"
