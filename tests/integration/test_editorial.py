@@ -58,6 +58,35 @@ def test_a_killed_story_disappears_from_search(running_stack, es):
     assert _stored(es, story_id)["pub_status"] == "canceled"
 
 
+G2_ITEM = """<newsItem xmlns="http://iptc.org/std/nar/2006-10-01/" guid="{guid}" version="{version}">
+  <itemMeta><itemClass qcode="ninat:text"/><provider qcode="nprov:TEST"/><pubStatus qcode="{status}"/></itemMeta>
+  {content}</newsItem>"""
+
+
+def test_a_kill_notice_with_no_text_hides_the_story_and_a_late_copy_cannot_bring_it_back(running_stack, es):
+    guid = f"urn:newsml:test.example:{uuid.uuid4().hex}"
+    content = """<contentMeta><headline>Factory fire</headline></contentMeta><contentSet>
+      <inlineXML contenttype="application/xhtml+xml"><html xmlns="http://www.w3.org/1999/xhtml"><body>
+      <p>A fire broke out at the factory.</p></body></html></inlineXML></contentSet>"""
+    story = G2_ITEM.format(guid=guid, version=1, status="stat:usable", content=content).encode()
+    kill = G2_ITEM.format(guid=guid, version=2, status="stat:canceled", content="").encode()
+    status, body = running_stack.post("/v1/items", story, content_type="application/xml")
+    assert status == 202, body
+    story_id = body["id"]
+    wait_until(lambda: search_ids(es, [story_id]), timeout_s=60, what="the story visible")
+    status, body = running_stack.post("/v1/items", kill, content_type="application/xml")
+    assert (status, body.get("id")) == (202, story_id), body
+    wait_until(lambda: not search_ids(es, [story_id]), timeout_s=60, what="the killed story gone from search")
+    stored = _stored(es, story_id)
+    assert (stored["pub_status"], stored["version"], stored["headline"]) == ("canceled", 2, "")
+    # The original, delivered again late, is refused as stale: the kill stands.
+    stale_before = running_stack.metric("index", "wirestream_stale_versions_total")
+    assert running_stack.post("/v1/items", story, content_type="application/xml")[0] == 202
+    wait_until(lambda: running_stack.metric("index", "wirestream_stale_versions_total") > stale_before,
+               timeout_s=60, what="the late copy refused as stale")
+    assert not search_ids(es, [story_id])
+
+
 def test_an_embargoed_story_appears_at_its_time_without_being_resent(running_stack, es):
     # The embargo outlasts the bounded wait for indexing, so "hidden before it lifts" is always checked.
     lifts = datetime.now(timezone.utc) + timedelta(seconds=30)

@@ -118,6 +118,21 @@ def parse_datetime(value: object) -> datetime | None:
     return parsed.astimezone(timezone.utc)
 
 
+# A kill or withhold notice often carries no text at all: its job is to hide the
+# version already indexed under the same guid (a tombstone the alias filters out).
+TOMBSTONE_STATUSES = frozenset({"canceled", "withheld"})
+
+
+def require_text(headline: str, body: str, pub_status: str, guid: str | None, reason: str) -> None:
+    """A story needs a headline or body, except a kill/withhold notice that names its
+    guid; without a guid it could not hide anything, so it is refused like any empty item."""
+    if (headline or "").strip() or (body or "").strip():
+        return
+    if pub_status in TOMBSTONE_STATUSES and guid:
+        return
+    raise InputError(reason)
+
+
 def version_from(value: object, updated: datetime | None = None) -> int:
     """The wire's version number, else the update time as YYYYMMDDHHMMSS (later = higher), else 1."""
     try:

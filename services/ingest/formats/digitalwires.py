@@ -11,8 +11,8 @@ import re
 
 from shared.contract import Dateline
 from services.ingest.formats.common import (build_story, dateline_field, html_to_text, language_tag, object_list,
-                                            parse_datetime, string_list, text_field, version_from)
-from services.ingest.formats.errors import InputError, ParseResult
+                                            parse_datetime, require_text, string_list, text_field, version_from)
+from services.ingest.formats.errors import ParseResult
 from services.ingest.formats.plaintext import parse_dateline
 
 _PUB_STATUS = {"usable": "usable", "withheld": "withheld", "canceled": "canceled", "cancelled": "canceled"}
@@ -41,8 +41,9 @@ def parse_digitalwires(document: dict) -> ParseResult:
         article = f"{dateline_text.strip()}{chr(10) * 2 if opens_empty else ' '}{article}"
     parts = [html_to_text(text_field(document, "teaser")), article, html_to_text(text_field(document, "infobox_html"))]
     body = "\n\n".join(part for part in parts if part)
-    if not headline.strip() and not body:
-        raise InputError(f"no text content (a {document.get('type', 'digitalwires')} entry)")
+    pub_status = _PUB_STATUS.get(str(document.get("pubstatus") or "usable").lower(), "usable")
+    guid = text_field(document, "urn") or text_field(document, "entry_id") or None
+    require_text(headline, body, pub_status, guid, f"no text content (a {document.get('type', 'digitalwires')} entry)")
     located = _category(document, "dnltype:located")
     if dateline_text.strip():
         # dpa's own field: the dateline even where the running-text parser would not see one.
@@ -56,11 +57,11 @@ def parse_digitalwires(document: dict) -> ParseResult:
         # The provider category (dpa, or ap for AP copy dpa redistributes), not the credit
         # line: it is what dpa's NewsML-G2 rendering names, so both give the story one id.
         source=_category(document, "dnltype:provider") or "dpa",
-        guid=text_field(document, "urn") or text_field(document, "entry_id") or None,
+        guid=guid,
         headline=headline, body=body, fmt="dpa-digitalwires",
         dateline=dateline,
         version=version_from(document.get("version"), updated),
-        pub_status=_PUB_STATUS.get(str(document.get("pubstatus") or "usable").lower(), "usable"),
+        pub_status=pub_status,
         urgency=int(urgency) if str(urgency or "").isdigit() else None,
         byline=text_field(document, "byline") or None,
         subjects=string_list(document, "dpasubject_names") + string_list(document, "geosubject_names"),

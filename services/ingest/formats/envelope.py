@@ -10,6 +10,7 @@ from __future__ import annotations
 from pydantic import ValidationError
 
 from shared.contract import Story, story_id, utcnow
+from services.ingest.formats.common import require_text
 from services.ingest.formats.errors import InputError, ItemError, ParseResult
 
 _IGNORED_ON_INPUT = {"id", "received_at", "schema_version"}
@@ -25,8 +26,7 @@ def story_from_envelope(obj: object) -> Story:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first.get("loc", ())) or "story"
         raise InputError(f"invalid field '{where}': {first.get('msg')}") from exc
-    if not draft.headline.strip() and not draft.body.strip():
-        raise InputError("story has neither headline nor body")
+    require_text(draft.headline, draft.body, draft.pub_status, draft.guid, "story has neither headline nor body")
     return draft.model_copy(update={
         "id": story_id(draft.source, draft.guid, draft.headline, draft.body),
         "format": "envelope",

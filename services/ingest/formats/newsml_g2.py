@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from shared.contract import Dateline
 from services.ingest.formats.common import (build_story, dateline_field, html_to_text, is_html_media_type,
-                                            language_tag, parse_datetime, version_from, web_link)
+                                            language_tag, parse_datetime, require_text, version_from, web_link)
 from services.ingest.formats.errors import InputError, ItemError, ParseResult
 from services.ingest.formats.nitf import body_text, read_nitf
 from services.ingest.formats.xml_nav import attr, child, children, descendant, descendants, local_name_of, text_of
@@ -97,8 +97,9 @@ def story_from_news_item(item):
     nitf_headline, body, extras = _content(item)
     headline = text_of(child(content_meta, "headline")) if content_meta is not None else ""
     headline = headline or nitf_headline
-    if not headline and not body:
-        raise InputError(f"no text content ({item_class or 'newsItem'} {attr(item, 'guid') or ''})".strip())
+    pub_status = _PUB_STATUS.get(attr(child(item_meta, "pubStatus"), "qcode") or "stat:usable", "usable")
+    require_text(headline, body, pub_status, attr(item, "guid"),
+                 f"no text content ({item_class or 'newsItem'} {attr(item, 'guid') or ''})".strip())
     provider = child(item_meta, "provider")
     updated = parse_datetime(text_of(child(item_meta, "versionCreated")))
     urgency = text_of(child(content_meta, "urgency")) if content_meta is not None else ""
@@ -111,7 +112,7 @@ def story_from_news_item(item):
         guid=attr(item, "guid"), headline=headline, body=body, fmt="newsml-g2", link=web_page(item),
         dateline=(_dateline(content_meta) if content_meta is not None else None) or extras.get("dateline"),
         version=version_from(attr(item, "version"), updated),
-        pub_status=_PUB_STATUS.get(attr(child(item_meta, "pubStatus"), "qcode") or "stat:usable", "usable"),
+        pub_status=pub_status,
         urgency=int(urgency) if urgency.isdigit() else None,
         byline="; ".join(b for b in bylines if b) or extras.get("byline"),
         subjects=[s for s in subjects if s],

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from services.ingest.formats.common import (build_story, html_to_text, is_html_media_type, json_type,
-                                            language_tag, object_list, parse_datetime, text_field, version_from,
+                                            language_tag, object_list, parse_datetime, require_text, text_field, version_from,
                                             web_link)
 from services.ingest.formats.errors import InputError, ParseResult, parse_items
 from services.ingest.formats.plaintext import parse_dateline
@@ -163,12 +163,13 @@ def _provider(item: dict) -> str:
 
 def story_from_ninjs(item: dict):
     headline, body = _headline(item), _body(item)
+    pub_status = _PUB_STATUS.get(str(_get(item, "pubStatus", "pubstatus") or "usable").lower(), "usable")
     if not headline.strip() and not body.strip():
         reason = f"no text content (a {item.get('type', 'item')} item)"
         undefined = undefined_properties(item)
         if undefined:
             reason += f"; not ninjs properties: {', '.join(undefined)}"
-        raise InputError(reason)
+        require_text(headline, body, pub_status, _guid(item), reason)
     updated = parse_datetime(_get(item, "versionCreated", "versioncreated"))
     by = _get(item, "by", "byline")
     urgency = item.get("urgency")
@@ -177,7 +178,7 @@ def story_from_ninjs(item: dict):
         source=_provider(item), guid=_guid(item), headline=headline, body=body, fmt="ninjs", link=_web_page(item),
         dateline=dateline[0] if dateline else None,
         version=version_from(item.get("version"), updated),
-        pub_status=_PUB_STATUS.get(str(_get(item, "pubStatus", "pubstatus") or "usable").lower(), "usable"),
+        pub_status=pub_status,
         urgency=urgency if isinstance(urgency, int) else None,
         byline=by if isinstance(by, str) else None,
         subjects=_subjects(item),
