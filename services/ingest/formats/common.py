@@ -45,6 +45,9 @@ def html_to_text(markup: str | None) -> str:
 _DATELINE_FIELD = re.compile(r"^(?P<place>[^,(]+?)\s*(?:,\s*(?P<date>[^(]*?))?\s*(?:\((?P<agency>[^)]*)\))?\s*[-–—_:]*$")
 
 
+_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{1,2}:\d{2})?")
+
+
 def dateline_field(text: str | None, located: str | None = None) -> Dateline | None:
     """The dateline from a field the wire marks as the dateline (NewsML-G2 <dateline>,
     digitalwires `dateline`, NewsML 1.2 <DateLine>), with `located` as the place it lacks.
@@ -57,6 +60,9 @@ def dateline_field(text: str | None, located: str | None = None) -> Dateline | N
     text = " ".join((text or "").split())
     if not text:
         return Dateline(text="", place=located) if located else None
+    if _TIMESTAMP.match(text):
+        # Reuters fills <dateline> with the filing time ("2014-07-16 15:53:10 GMT+00:00"): a date, no place.
+        return Dateline(text=text, place=located, date=text)
     parsed = parse_dateline(text)
     if parsed is not None and not parsed[1]:
         found = parsed[0]

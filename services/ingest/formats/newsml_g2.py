@@ -9,11 +9,14 @@ map to the envelope's pub_status.
 
 from __future__ import annotations
 
+import re
+
 from shared.contract import Dateline
 from services.ingest.formats.common import (build_story, dateline_field, html_to_text, is_html_media_type,
                                             language_tag, parse_datetime, require_text, version_from, web_link)
 from services.ingest.formats.errors import InputError, ItemError, ParseResult
 from services.ingest.formats.nitf import body_text, read_nitf
+from services.ingest.formats.plaintext import parse_dateline
 from services.ingest.formats.xml_nav import attr, child, children, descendant, descendants, local_name_of, text_of
 
 G2_ROOTS = {"newsItem", "newsMessage", "packageItem", "conceptItem", "knowledgeItem", "planningItem",
@@ -84,10 +87,46 @@ def web_page(item) -> str | None:
     return None
 
 
-def _dateline(content_meta) -> Dateline | None:
+def _provider_name(provider) -> str | None:
+    # name, qcode ("nprov:AcmeNews") or literal ("reuters.com": every Reuters item uses it)
+    return text_of(child(provider, "name")) or _qcode_tail(attr(provider, "qcode")) or attr(provider, "literal")
+
+
+_BYLINE_PARAGRAPH = re.compile(r"^(?:By|Von|Par|Por|Di|Door)\s+\S+(?:\s+\S+){0,5}$")
+
+
+def _opening_dateline(body: str) -> Dateline | None:
+    """The dateline that opens the text, after a by-line paragraph ("By Marwan
+    Makdisi") if one comes first; never further in, where a heading in capitals
+    ("SCHOLZ ZURÜCK IN BERLIN:") would pass for one."""
+    paragraphs = body.split("\n\n", 2)
+    if len(paragraphs) > 1 and _BYLINE_PARAGRAPH.match(paragraphs[0].strip()):
+        paragraphs = paragraphs[1:]
+    parsed = parse_dateline(paragraphs[0].split("\n", 1)[0]) if paragraphs and paragraphs[0] else None
+    return parsed[0] if parsed else None
+
+
+def _story_dateline(content_meta, inline: Dateline | None, body: str) -> Dateline | None:
+    """The <dateline> field when it names a place; else the dateline the text opens
+    with (Reuters puts the filing time in the field and "DAMASCUS (Reuters) -" in the
+    text), keeping the field's date when the text's dateline has none."""
+    if content_meta is None:
+        return inline
     located = child(content_meta, "located")
-    place = (text_of(child(located, "name")) or _qcode_tail(attr(located, "qcode"))) if located is not None else None
-    return dateline_field(text_of(child(content_meta, "dateline")), place or None)
+    located_place = (text_of(child(located, "name")) or _qcode_tail(attr(located, "qcode"))) \
+        if located is not None else None
+    field = dateline_field(text_of(child(content_meta, "dateline")))
+    if field is not None and field.place:
+        return field
+    from_text = inline or _opening_dateline(body)
+    if from_text is None:
+        # <located> (where the story was filed or edited) is the place of last resort.
+        if field is None:
+            return Dateline(text="", place=located_place) if located_place else None
+        return field.model_copy(update={"place": located_place}) if located_place else field
+    if field is not None and field.date and not from_text.date:
+        return from_text.model_copy(update={"date": field.date})
+    return from_text
 
 
 def story_from_news_item(item):
@@ -108,9 +147,9 @@ def story_from_news_item(item):
         if content_meta is not None else []
     language = attr(child(content_meta, "language"), "tag") if content_meta is not None else None
     return build_story(
-        source=text_of(child(provider, "name")) or _qcode_tail(attr(provider, "qcode")),
+        source=_provider_name(provider),
         guid=attr(item, "guid"), headline=headline, body=body, fmt="newsml-g2", link=web_page(item),
-        dateline=(_dateline(content_meta) if content_meta is not None else None) or extras.get("dateline"),
+        dateline=_story_dateline(content_meta, extras.get("dateline"), body),
         version=version_from(attr(item, "version"), updated),
         pub_status=pub_status,
         urgency=int(urgency) if urgency.isdigit() else None,
@@ -135,7 +174,7 @@ def story_from_package(item):
     provider = child(item_meta, "provider")
     updated = parse_datetime(text_of(child(item_meta, "versionCreated")))
     return build_story(
-        source=text_of(child(provider, "name")) or _qcode_tail(attr(provider, "qcode")),
+        source=_provider_name(provider),
         guid=attr(item, "guid"), headline=headline, body=body, fmt="newsml-g2",
         version=version_from(attr(item, "version"), updated),
         pub_status=_PUB_STATUS.get(attr(child(item_meta, "pubStatus"), "qcode") or "stat:usable", "usable"),
