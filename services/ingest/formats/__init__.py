@@ -7,7 +7,9 @@ Every parser yields shared.contract.Story objects; a whole input that cannot be
 used raises InputError(reason, status) and one bad item of a batch becomes an
 ItemError, so nothing is dropped without a reason. Detection reads the
 content (JSON shape, XML root element, SGML/control-character framing); the
-Content-Type is only a hint.
+Content-Type is only a hint: its charset decodes undeclared text, and text/plain
+makes content that fails to parse as JSON or XML ("[CORRECTED] ...", "<Breaking>
+...") the plain-text story the sender said it is rather than malformed JSON/XML.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import logging
 import re
 from collections.abc import Callable
 
+from services.ingest.formats.common import json_type
 from services.ingest.formats.control_framed import looks_control_framed, parse_anpa1312, parse_iptc7901
 from services.ingest.formats.digitalwires import looks_like_digitalwires, parse_digitalwires
 from services.ingest.formats.envelope import parse_envelope
@@ -73,6 +76,27 @@ def _load_json(data: bytes, charset: str | None = None) -> object:
         raise InputError("JSON nested too deeply to read") from exc
 
 
+def _says_plain_text(content_type: str | None) -> bool:
+    return (content_type or "").split(";", 1)[0].strip().lower() == "text/plain"
+
+
+# A whole input that is one JSON scalar (null, 12345, "hello", true) is a client sending
+# the wrong thing, not a one-word plain-text story; it starts with one of these.
+_JSON_SCALAR_START = re.compile(rb'(?:"|-?\d|null|true|false)')
+
+
+def _bare_json_value(data: bytes) -> str | None:
+    """The JSON type of an input that is a single JSON scalar, else None."""
+    text = data.strip(b"\xef\xbb\xbf \t\r\n")
+    if len(text) > 10_000 or not _JSON_SCALAR_START.match(text):
+        return None
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        return None  # ordinary text that merely starts with a quote or a number
+    return json_type(value) if not isinstance(value, (dict, list)) else None
+
+
 _UTF16_32_BOMS = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 
 
@@ -98,16 +122,19 @@ def detect_format(data: bytes, content_type: str | None = None, filename: str | 
         return "reuters-sgml"
     head = data[:512].lstrip(b"\xef\xbb\xbf \t\r\n")
     charset = charset_of(content_type)
+    plain = _says_plain_text(content_type)
     if head.startswith((b"{", b"[")):
         try:
             return _json_kind(_load_json(data, charset))
         except InputError:
-            return "envelope"
+            return "plaintext" if plain else "envelope"
     if head.startswith(b"<"):
         try:
             data = undeclared_xml_as_utf8(data, charset)
             return _xml_kind(parse_xml(data))
         except InputError:
+            if plain:
+                return "plaintext"
             if b"<feed" in data[:4096]:
                 return "atom"
             return "rss" if any(marker in data[:4096] for marker in _FEED_MARKERS) else "xml"
@@ -125,7 +152,7 @@ def parse_bytes(data: bytes, *, content_type: str | None = None, filename: str |
     fmt = "input"
     try:
         # The Content-Type's charset is a hint for text that does not declare its encoding.
-        fmt, parse = _dispatch(_as_utf8(data), charset_of(content_type))
+        fmt, parse = _dispatch(_as_utf8(data), charset_of(content_type), _says_plain_text(content_type))
         return parse()
     except InputError:
         raise
@@ -137,8 +164,9 @@ def parse_bytes(data: bytes, *, content_type: str | None = None, filename: str |
         raise InputError(f"unreadable {fmt}: {unexpected_reason(exc)}") from exc
 
 
-def _dispatch(data: bytes, charset: str | None) -> tuple[str, Callable[[], ParseResult]]:
-    """(format, the call that parses it): detection and parsing read the bytes once."""
+def _dispatch(data: bytes, charset: str | None, plain: bool = False) -> tuple[str, Callable[[], ParseResult]]:
+    """(format, the call that parses it): detection and parsing read the bytes once.
+    `plain`: the Content-Type said text/plain, so text that is not JSON/XML is plain text."""
     # Formats that legitimately carry control characters come before the binary check.
     framed = looks_control_framed(data)
     if framed == "anpa1312":
@@ -149,7 +177,12 @@ def _dispatch(data: bytes, charset: str | None) -> tuple[str, Callable[[], Parse
         return "reuters-sgml", lambda: parse_reuters_sgml(decode_text(data, allow_controls=True, charset=charset))
     head = data[:512].lstrip(b"\xef\xbb\xbf \t\r\n")
     if head.startswith((b"{", b"[")):
-        document = _load_json(data, charset)
+        try:
+            document = _load_json(data, charset)
+        except InputError:
+            if plain:
+                return _plaintext(data, charset)
+            raise
         kind = _json_kind(document)
         return kind, lambda: _JSON_PARSERS[kind](document)
     if head.startswith(b"<"):
@@ -159,6 +192,8 @@ def _dispatch(data: bytes, charset: str | None) -> tuple[str, Callable[[], Parse
         except InputError:
             # Real feeds are often not well-formed XML (HTML entities, stray declarations);
             # feedparser's lenient reader copes, and still never expands declared entities.
+            if plain:
+                return _plaintext(data, charset)
             if any(marker in data[:4096] for marker in _FEED_MARKERS):
                 return "feed", lambda: parse_xml_feed(data)
             raise
@@ -170,6 +205,13 @@ def _dispatch(data: bytes, charset: str | None) -> tuple[str, Callable[[], Parse
         return kind, lambda: _XML_PARSERS[kind](root)
     if looks_binary(data):
         raise InputError("binary content, not a text news format", status=415)
+    bare = _bare_json_value(data)
+    if bare:
+        raise InputError(f"a bare JSON value ({bare}) is not a story: send an object, an array of them, or text")
+    return _plaintext(data, charset)
+
+
+def _plaintext(data: bytes, charset: str | None) -> tuple[str, Callable[[], ParseResult]]:
     return "plaintext", lambda: ParseResult(format="plaintext",
                                             stories=[parse_plaintext(decode_text(data, charset=charset))])
 
