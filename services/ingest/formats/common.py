@@ -139,16 +139,43 @@ def require_text(headline: str, body: str, pub_status: str, guid: str | None, re
     raise InputError(reason)
 
 
-def version_from(value: object, updated: datetime | None = None) -> int:
-    """The wire's version number, else the update time as YYYYMMDDHHMMSS (later = higher), else 1."""
-    try:
-        if value is not None and str(value).strip() != "":
-            return max(0, int(str(value).strip()))
-    except ValueError:
-        pass
+def integer_field(value: object, name: str) -> int:
+    """A field that holds a non-negative integer: a JSON number or numeric text ("3"), as
+    XML attributes and some JSON senders give it; anything else is an InputError naming it."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str) and re.fullmatch(r"\s*\+?\d+\s*", value):
+        number = int(value)
+    else:
+        shown = f"'{value[:40]}'" if isinstance(value, str) else json_type(value)  # never echo a whole document
+        raise InputError(f"invalid field '{name}': expected an integer, got {shown}")
+    if number < 0:
+        raise InputError(f"invalid field '{name}': expected a non-negative integer, got {number}")
+    return number
+
+
+def _absent(value: object) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def version_from(value: object, updated: datetime | None = None, field: str = "version") -> int:
+    """The wire's version number, else the update time as YYYYMMDDHHMMSS (later = higher), else 1.
+
+    A version that is present but not an integer ("abc", "1.5") is refused naming the
+    field: replacing it with the update time or 1 would rank a correction against the
+    story it corrects by a number the wire never sent."""
+    if not _absent(value):
+        return integer_field(value, field)
     if updated is not None:
         return int(updated.strftime("%Y%m%d%H%M%S"))
     return 1
+
+
+def urgency_from(value: object, field: str = "urgency") -> int | None:
+    """IPTC urgency as a number or numeric text ("3"); None when absent."""
+    return None if _absent(value) else integer_field(value, field)
 
 
 def language_tag(value: object) -> str | None:

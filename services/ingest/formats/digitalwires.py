@@ -11,7 +11,8 @@ import re
 
 from shared.contract import Dateline
 from services.ingest.formats.common import (build_story, dateline_field, html_to_text, language_tag, object_list,
-                                            parse_datetime, require_text, string_list, text_field, version_from)
+                                            parse_datetime, require_text, string_list, text_field, urgency_from,
+                                            version_from)
 from services.ingest.formats.errors import ParseResult
 from services.ingest.formats.plaintext import parse_dateline
 
@@ -62,7 +63,7 @@ def parse_digitalwires(document: dict) -> ParseResult:
         dateline=dateline,
         version=version_from(document.get("version"), updated),
         pub_status=pub_status,
-        urgency=int(urgency) if str(urgency or "").isdigit() else None,
+        urgency=urgency_from(urgency),
         byline=text_field(document, "byline") or None,
         subjects=string_list(document, "dpasubject_names") + string_list(document, "geosubject_names"),
         declared_language=language_tag(document.get("language")),

@@ -90,7 +90,7 @@ def story_from_news_item(item):
         source=text_of(child(identifier, "ProviderId")) or None,
         guid=guid,
         headline=headline, body=body, fmt="newsml-1.2", dateline=dateline,
-        version=version_from(text_of(child(identifier, "RevisionId")), updated),
+        version=version_from(text_of(child(identifier, "RevisionId")), updated, "RevisionId"),
         pub_status=pub_status,
         embargo_until=embargo_until,
         urgency=int(urgency) if urgency.isdigit() else None,

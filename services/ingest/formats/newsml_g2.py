@@ -150,7 +150,7 @@ def story_from_news_item(item):
         source=_provider_name(provider),
         guid=attr(item, "guid"), headline=headline, body=body, fmt="newsml-g2", link=web_page(item),
         dateline=_story_dateline(content_meta, extras.get("dateline"), body),
-        version=version_from(attr(item, "version"), updated),
+        version=version_from(attr(item, "version"), updated, "@version"),
         pub_status=pub_status,
         urgency=int(urgency) if urgency.isdigit() else None,
         byline="; ".join(b for b in bylines if b) or extras.get("byline"),
@@ -168,16 +168,17 @@ def story_from_package(item):
     headline = text_of(child(content_meta, "headline")) if content_meta is not None else ""
     titles = [text_of(child(ref, "title")) for ref in descendants(item, "itemRef")]
     body = "\n\n".join(t for t in titles if t)
-    if not headline and not body:
-        raise InputError(f"no text content (a packageItem {attr(item, 'guid') or ''})".strip())
     item_meta = child(item, "itemMeta")
+    pub_status = _PUB_STATUS.get(attr(child(item_meta, "pubStatus"), "qcode") or "stat:usable", "usable")
+    require_text(headline, body, pub_status, attr(item, "guid"),
+                 f"no text content (a packageItem {attr(item, 'guid') or ''})".strip())
     provider = child(item_meta, "provider")
     updated = parse_datetime(text_of(child(item_meta, "versionCreated")))
     return build_story(
         source=_provider_name(provider),
         guid=attr(item, "guid"), headline=headline, body=body, fmt="newsml-g2",
-        version=version_from(attr(item, "version"), updated),
-        pub_status=_PUB_STATUS.get(attr(child(item_meta, "pubStatus"), "qcode") or "stat:usable", "usable"),
+        version=version_from(attr(item, "version"), updated, "@version"),
+        pub_status=pub_status,
         published_at=parse_datetime(text_of(child(item_meta, "firstCreated"))) or updated, updated_at=updated,
         declared_language=language_tag(attr(item, "lang")),
     )

@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 
 from services.ingest.formats.common import (build_story, html_to_text, is_html_media_type, json_type,
-                                            language_tag, object_list, parse_datetime, require_text, text_field, version_from,
-                                            web_link)
+                                            language_tag, object_list, parse_datetime, require_text, text_field,
+                                            urgency_from, version_from, web_link)
 from services.ingest.formats.errors import InputError, ParseResult, parse_items
 from services.ingest.formats.plaintext import parse_dateline
 
@@ -179,7 +179,7 @@ def story_from_ninjs(item: dict):
         dateline=dateline[0] if dateline else None,
         version=version_from(item.get("version"), updated),
         pub_status=pub_status,
-        urgency=urgency if isinstance(urgency, int) else None,
+        urgency=urgency_from(urgency),
         byline=by if isinstance(by, str) else None,
         subjects=_subjects(item),
         declared_language=language_tag(item.get("language")),

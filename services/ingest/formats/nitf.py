@@ -15,8 +15,9 @@ from datetime import datetime
 from lxml import etree
 
 from shared.contract import Dateline, utcnow
-from services.ingest.formats.common import build_story, html_to_text, language_tag, parse_datetime, version_from
-from services.ingest.formats.errors import InputError, ParseResult
+from services.ingest.formats.common import (build_story, html_to_text, language_tag, parse_datetime, require_text,
+                                            version_from)
+from services.ingest.formats.errors import ParseResult
 from services.ingest.formats.plaintext import parse_dateline
 from services.ingest.formats.xml_nav import attr, child, descendant, descendants, path, text_of
 
@@ -104,8 +105,13 @@ def read_nitf(nitf) -> NitfContent:
 
 def parse_nitf(root) -> ParseResult:
     content = read_nitf(root)
-    if not content.headline and not content.body:
-        raise InputError("NITF document without headline or body text")
+    # A document its sender declared canceled/withheld passes without text when it has a
+    # doc-id: a tombstone (see require_text). Withheld only because date.expire has passed
+    # is our reading, not a kill notice: an empty expired document is still refused.
+    docdata = child(child(root, "head"), "docdata")
+    declared = _MANAGEMENT_STATUS.get((attr(docdata, "management-status") or "usable").strip().lower(), "usable")
+    require_text(content.headline, content.body, declared, content.guid,
+                 "NITF document without headline or body text")
     published = parse_datetime(content.published)
     pubdata = descendant(child(root, "head"), "pubdata") if child(root, "head") is not None else None
     story = build_story(
