@@ -87,7 +87,8 @@ def collect_results(service: str, decoded: Decoded, results: list) -> TransformO
         if isinstance(result, Rejected):
             output.dead.append(dead_letter(service, record, result, story.id))
         else:
-            output.forward.append(encode_story(result))
+            # The worker process sends records already encoded (see worker_process.run).
+            output.forward.append(result if isinstance(result, OutRecord) else encode_story(result))
     return output
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from shared.contract import Story
+from shared.messages import OutRecord, encode_story
 from shared.runner.stage import ProcessFn, Rejected, process_isolating_failures
 
 _process: ProcessFn | None = None
@@ -25,6 +26,9 @@ def ready() -> bool:
     return _process is not None
 
 
-def run(stories: list[Story]) -> list[Story | Rejected]:
+def run(stories: list[Story]) -> list[OutRecord | Rejected]:
+    """Results go back already encoded: pickling enriched pydantic Stories (nested
+    entities) cost 13x more than their JSON (0.30 s vs 0.02 s per 400 stories),
+    all of it on the worker, which is the stage's bottleneck."""
     assert _process is not None, "worker process not initialised"
-    return process_isolating_failures(_process, stories)
+    return [r if isinstance(r, Rejected) else encode_story(r) for r in process_isolating_failures(_process, stories)]

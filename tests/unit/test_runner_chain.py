@@ -71,3 +71,25 @@ def test_invalid_ratio_guard_trips_only_past_the_limit():
         guard.record(invalid=True)  # 50 % of the window: still allowed
     with pytest.raises(TooManyInvalid):
         guard.record(invalid=True)  # 6 of the last 10
+
+
+def test_the_worker_process_returns_encoded_records_the_host_forwards_as_they_are():
+    from shared.messages import OutRecord
+    from shared.runner import worker_process
+    from shared.runner.chain import Decoded, collect_results
+
+    def detect():
+        def process(stories):
+            if any(s.headline == "poison" for s in stories):
+                raise ValueError("boom")
+            return [s.model_copy(update={"language": "en"}) for s in stories]
+        return process
+
+    worker_process.initialize(detect)
+    stories = [_story(1), Story(id="p", headline="poison")]
+    results = worker_process.run(stories)
+    assert isinstance(results[0], OutRecord) and isinstance(results[1], Rejected)
+    records = [_record(i, encode_story(s).value) for i, s in enumerate(stories)]
+    output = collect_results("t", Decoded(records, stories, []), results)
+    assert [decode_story(r.value, r.headers).language for r in output.forward] == ["en"]
+    assert [json.loads(r.value)["reason_class"] for r in output.dead] == ["processing_error"]
