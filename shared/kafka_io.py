@@ -62,6 +62,18 @@ def ensure_topics(settings: CommonSettings) -> list[str]:
         admin.close()
 
 
+def send_confirmed(producer: KafkaProducer, topic: str, records, timeout_s: float = 30.0) -> None:
+    """Send records and return only when Kafka acknowledged every one (acks=all).
+
+    kafka-python's flush() does not raise when a record failed, so each future is
+    checked: the first failure raises its KafkaError. Callers that commit offsets or
+    answer "accepted" do so only after this returns."""
+    futures = [producer.send(topic, key=r.key, value=r.value, headers=r.headers) for r in records]
+    producer.flush(timeout=timeout_s)
+    for future in futures:
+        future.get(timeout=timeout_s)
+
+
 def make_producer(settings: CommonSettings, client_id: str) -> KafkaProducer:
     # acks=all: a story is only "accepted" once every in-sync replica has it.
     return KafkaProducer(

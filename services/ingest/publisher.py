@@ -12,7 +12,7 @@ from kafka import KafkaProducer
 
 from shared.contract import Story
 from shared.deadletter import DeadLetter
-from shared.kafka_io import make_producer
+from shared.kafka_io import make_producer, send_confirmed
 from shared.messages import encode_story
 from shared.settings import CommonSettings
 
@@ -28,21 +28,12 @@ class StoryPublisher:
 
     def publish(self, stories: list[Story], timeout_s: float = 30.0) -> None:
         """Blocking: returns when every story is acknowledged, raises if one failed."""
-        futures = [self._send(story) for story in stories]
-        self.producer.flush(timeout=timeout_s)
-        for future in futures:
-            future.get(timeout=timeout_s)
+        send_confirmed(self.producer, self.topic, [encode_story(s) for s in stories], timeout_s)
 
     def publish_dead_letters(self, letters: list[DeadLetter], topic: str, timeout_s: float = 30.0) -> None:
         """Blocking, like publish: unusable items nobody can be answered about
         (a feed's broken entries) are recorded with their reason, never just logged."""
-        futures = []
-        for letter in letters:
-            record = letter.to_record()
-            futures.append(self.producer.send(topic, key=record.key, value=record.value, headers=record.headers))
-        self.producer.flush(timeout=timeout_s)
-        for future in futures:
-            future.get(timeout=timeout_s)
+        send_confirmed(self.producer, topic, [letter.to_record() for letter in letters], timeout_s)
 
     async def publish_async(self, stories: list[Story]) -> None:
         """For the HTTP server: awaits the acknowledgements without blocking the event loop."""

@@ -22,7 +22,7 @@ from kafka import ConsumerRebalanceListener, OffsetAndMetadata, TopicPartition
 from kafka.errors import CommitFailedError
 
 from shared import metrics
-from shared.kafka_io import ensure_topics, make_consumer, make_producer
+from shared.kafka_io import ensure_topics, make_consumer, make_producer, send_confirmed
 from shared.observability import Health, serve_observability
 from shared.runner.chain import Decoded, InRecord, dead_letter, decode_records
 from shared.runner.invalid_ratio import InvalidRatioGuard
@@ -151,20 +151,13 @@ class SinkHost:
     def _send_dead_letters(self, dead: list) -> None:
         """Every dead letter acknowledged (acks=all) before the batch is committed.
 
-        kafka-python's flush() does not raise when a record failed, so each
-        future is checked: a dead letter Kafka did not take raises
-        DeadLetterNotStored, the process exits uncommitted and the batch is
-        replayed on restart, instead of its rejected stories being lost."""
-        futures = [
-            self.producer.send(self.settings.topic_deadletter, key=out.key, value=out.value, headers=out.headers)
-            for out in dead
-        ]
-        self.producer.flush()
-        for future in futures:
-            try:
-                future.get(timeout=DEAD_LETTER_ACK_TIMEOUT_S)
-            except Exception as exc:
-                raise DeadLetterNotStored(f"dead letter not acknowledged: {exc!r}") from exc
+        A dead letter Kafka did not take raises DeadLetterNotStored: the process
+        exits uncommitted and the batch is replayed on restart, instead of its
+        rejected stories being lost."""
+        try:
+            send_confirmed(self.producer, self.settings.topic_deadletter, dead, DEAD_LETTER_ACK_TIMEOUT_S)
+        except Exception as exc:
+            raise DeadLetterNotStored(f"dead letter not acknowledged: {exc!r}") from exc
 
     def _commit(self, records: list[InRecord]) -> None:
         offsets: dict[TopicPartition, OffsetAndMetadata] = {}

@@ -86,7 +86,7 @@ class FakeProducer:
         self.sent.append((topic, value))
         return FakeFuture(self.fail_with)
 
-    def flush(self):
+    def flush(self, timeout=None):
         pass  # like kafka-python's: never raises for a failed record
 
     def close(self):
