@@ -13,14 +13,11 @@ import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from functools import partial
-
 from shared.contract import Story
 from shared.runner import Rejected, process_isolating_failures
 from services.extract.nlp import Enricher
-from services.ingest.files import iter_files
+from services.ingest.files import iter_files, parse_file
 from services.ingest.formats import InputError, parse_bytes
-from services.ingest.formats.errors import unexpected_reason
 from services.langdetect.service import detect_languages
 
 
@@ -44,38 +41,27 @@ def read_stdin(data: bytes) -> tuple[list[Story], list[str]]:
 def read_paths(paths: Iterable[Path]) -> tuple[list[Story], list[str]]:
     """Like `wirestream ingest`: a file that cannot be read or parsed is reported and
     the others go on; a path that does not exist is an error, not a traceback."""
-    stories, errors = [], []
-    files = []
-    for path in paths:
-        try:
-            files.extend(iter_files([path]))
-        except FileNotFoundError as exc:
-            errors.append(str(exc))
+    files, missing = iter_files(paths)
+    stories, errors = [], [reason for _, reason in missing]
     for path in files:
         try:
-            stories.extend(parse_bytes(path.read_bytes(), filename=path.name).stories)
+            stories.extend(parse_file(path).stories)
         except InputError as exc:
             errors.append(f"{path}: {exc.reason}")
-        except OSError as exc:
-            errors.append(f"{path}: cannot read: {exc.strerror or exc}")
-        except Exception as exc:  # noqa: BLE001 - a parser bug: report the file, go on (as ingest does)
-            errors.append(f"{path}: unreadable: {unexpected_reason(exc)}")
     return stories, errors
 
 
 def enrich_stories(stories: list[Story], enricher: Enricher, und_threshold: float,
                    errors: list[str] | None = None) -> Iterator[dict]:
-    """The services' processing, isolated per story as the services isolate it: a
-    story that makes a stage fail is reported (the services dead-letter it) and
-    the rest are still printed."""
-    detect = partial(detect_languages, und_threshold=und_threshold)
+    """The services' processing (langdetect, then extract), isolated per story as the
+    services isolate it: a story that makes it fail is reported (the services
+    dead-letter it) and the rest are still printed."""
+    def process(batch: list[Story]) -> list[Story]:
+        return enricher.enrich(detect_languages(batch, und_threshold))
+
     for start in range(0, len(stories), enricher.batch_size):
-        detected = process_isolating_failures(detect, stories[start:start + enricher.batch_size])
-        batch = [r for r in detected if isinstance(r, Story)]
-        results = iter(process_isolating_failures(enricher.enrich, batch))
-        for original, outcome in zip(stories[start:start + enricher.batch_size], detected):
-            if isinstance(outcome, Story):
-                outcome = next(results)
+        batch = stories[start:start + enricher.batch_size]
+        for original, outcome in zip(batch, process_isolating_failures(process, batch)):
             if isinstance(outcome, Rejected):
                 if errors is not None:
                     errors.append(f"story {original.id}: {outcome.reason_class}: {outcome.reason}")

@@ -15,8 +15,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 from shared.contract import Story, utcnow
-from services.ingest.formats import InputError, parse_bytes
-from services.ingest.formats.errors import unexpected_reason
+from services.ingest.formats import DEFAULT_MAX_BYTES, InputError, parse_bytes
+from services.ingest.formats.errors import ParseResult, unexpected_reason
 from services.ingest.publisher import StoryPublisher
 
 IGNORED_NAMES = {"PROVENANCE.txt", "README.md", "ATTRIBUTION.md", "LICENSE", "MANIFEST.tsv"}
@@ -50,16 +50,35 @@ class IngestSummary:
         return out
 
 
-def iter_files(paths: Iterable[Path]) -> list[Path]:
+def iter_files(paths: Iterable[Path]) -> tuple[list[Path], list[tuple[str, str]]]:
+    """The files under `paths` (folders walked), and (path, reason) for each path that
+    does not exist: a mistyped path is reported, the other paths still read."""
     files: list[Path] = []
+    missing: list[tuple[str, str]] = []
     for path in paths:
         if path.is_dir():
             files.extend(p for p in sorted(path.rglob("*")) if p.is_file() and _wanted(p))
         elif path.is_file():
             files.append(path)
         else:
-            raise FileNotFoundError(f"no such file or folder: {path}")
-    return files
+            missing.append((str(path), f"no such file or folder: {path}"))
+    return files, missing
+
+
+def parse_file(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> ParseResult:
+    """One file through the format detector; whatever makes it unusable (an unreadable
+    file, bad input, a parser bug) is an InputError with the reason, so a caller
+    reports the file and goes on."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"unreadable file: {exc.strerror or exc}") from exc
+    try:
+        return parse_bytes(data, filename=path.name, max_bytes=max_bytes)
+    except InputError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a parser bug rejects this file, never the run
+        raise InputError(f"unreadable: {unexpected_reason(exc)}") from exc
 
 
 def _visible_now(story: Story) -> bool:
@@ -76,24 +95,13 @@ def ingest_paths(paths: list[Path], publisher: StoryPublisher | None, max_bytes:
     """Parse every file; publish its stories unless publisher is None (a dry run)."""
     summary = IngestSummary()
     seen: set[tuple[str, int]] = set()
-    files: list[Path] = []
-    for path in paths:
-        try:
-            files.extend(iter_files([path]))
-        except FileNotFoundError as exc:
-            summary.rejected.append((str(path), str(exc)))
+    files, summary.rejected = iter_files(paths)
     for number, path in enumerate(tqdm(files, desc="ingest", unit="file", disable=not show_progress)):
         summary.files += 1
         try:
-            result = parse_bytes(path.read_bytes(), filename=path.name, max_bytes=max_bytes)
+            result = parse_file(path, max_bytes)
         except InputError as exc:
             summary.rejected.append((str(path), exc.reason))
-            continue
-        except OSError as exc:
-            summary.rejected.append((str(path), f"unreadable file: {exc.strerror or exc}"))
-            continue
-        except Exception as exc:  # noqa: BLE001 - a parser bug rejects this file, the run goes on to the summary
-            summary.rejected.append((str(path), f"unreadable: {unexpected_reason(exc)}"))
             continue
         summary.rejected.extend((f"{path} item {err.index}", err.reason) for err in result.errors)
         fresh: list[Story] = []

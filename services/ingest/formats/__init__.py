@@ -143,8 +143,11 @@ def detect_format(data: bytes, content_type: str | None = None, filename: str | 
     return "plaintext"
 
 
+DEFAULT_MAX_BYTES = 5_000_000  # the same default as WIRESTREAM_MAX_ITEM_BYTES
+
+
 def parse_bytes(data: bytes, *, content_type: str | None = None, filename: str | None = None,
-                max_bytes: int = 5_000_000) -> ParseResult:
+                max_bytes: int = DEFAULT_MAX_BYTES) -> ParseResult:
     if len(data) > max_bytes:
         raise InputError(f"item of {len(data)} bytes exceeds the limit of {max_bytes}", status=413)
     if not data.strip():
