@@ -60,12 +60,12 @@ def _payload_text(payload: bytes) -> dict[str, str]:
 
 
 def _cut_at_char_boundary(head: bytes) -> bytes:
-    """Drop a UTF-8 sequence the cut split, so cut text stays readable text."""
-    end = len(head)
-    while end > 0 and end > len(head) - 4 and head[end - 1] & 0xC0 == 0x80:
-        end -= 1
-    if end > 0 and head[end - 1] >= 0xC0:
-        end -= 1  # the lead byte of the split sequence
-    else:
-        end = len(head)  # nothing was split (or not UTF-8 at all): keep every byte
-    return head[:end]
+    """Drop the UTF-8 sequence the cut split (at most 3 bytes), so cut text stays text;
+    bytes that are not UTF-8 anyway are kept as they are (they go out as base64)."""
+    for drop in range(4):
+        try:
+            head[:len(head) - drop].decode("utf-8")
+            return head[:len(head) - drop]
+        except UnicodeDecodeError:
+            continue
+    return head

@@ -80,15 +80,22 @@ class TransformOutput:
     dead: list[OutRecord]
 
 
-def collect_results(service: str, decoded: Decoded, results: list) -> TransformOutput:
-    """Processed stories become records for the next topic, rejections dead letters."""
+def process_and_encode(process: ProcessFn, stories: list[Story]) -> list[OutRecord | Rejected]:
+    """The stage's processing, isolated per story, with results already encoded for
+    the next topic. The worker process returns these: pickling enriched pydantic
+    Stories back cost 13x their JSON (0.30 s vs 0.02 s per 400 stories), all of it
+    on the worker, which bounds the stage's throughput."""
+    return [r if isinstance(r, Rejected) else encode_story(r) for r in process_isolating_failures(process, stories)]
+
+
+def collect_results(service: str, decoded: Decoded, results: list[OutRecord | Rejected]) -> TransformOutput:
+    """Encoded results go to the next topic, rejections become dead letters."""
     output = TransformOutput(forward=[], dead=decoded.dead)
     for record, story, result in zip(decoded.records, decoded.stories, results):
         if isinstance(result, Rejected):
             output.dead.append(dead_letter(service, record, result, story.id))
         else:
-            # The worker process sends records already encoded (see worker_process.run).
-            output.forward.append(result if isinstance(result, OutRecord) else encode_story(result))
+            output.forward.append(result)
     return output
 
 
@@ -96,4 +103,4 @@ def transform_batch(service: str, process: ProcessFn, records: list[InRecord],
                     guard: InvalidRatioGuard) -> TransformOutput:
     """decode -> process -> encode for one batch, in one process (what the host splits up)."""
     decoded = decode_records(service, records, guard)
-    return collect_results(service, decoded, process_isolating_failures(process, decoded.stories))
+    return collect_results(service, decoded, process_and_encode(process, decoded.stories))
