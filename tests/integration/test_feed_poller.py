@@ -25,15 +25,16 @@ RSS = """<?xml version="1.0" encoding="UTF-8"?>
 </channel></rss>"""
 
 
-@pytest.fixture
-def feed_server():
-    run = uuid.uuid4().hex[:8]
-    body = RSS.format(run=run).encode()
+def _serve(body: bytes, validator: str, value: str):
+    """A feed on loopback that answers 304 when the request carries `value` back in the
+    conditional header for `validator` (ETag -> If-None-Match, Last-Modified ->
+    If-Modified-Since); returns the server and the list of statuses it answered."""
+    conditional = {"ETag": "If-None-Match", "Last-Modified": "If-Modified-Since"}[validator]
     requests: list[str] = []
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802
-            if self.headers.get("If-None-Match") == '"v1"':
+            if self.headers.get(conditional) == value:
                 requests.append("304")
                 self.send_response(304)
                 self.end_headers()
@@ -41,7 +42,7 @@ def feed_server():
             requests.append("200")
             self.send_response(200)
             self.send_header("Content-Type", "application/rss+xml")
-            self.send_header("ETag", '"v1"')
+            self.send_header(validator, value)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
@@ -51,6 +52,13 @@ def feed_server():
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, requests
+
+
+@pytest.fixture
+def feed_server():
+    run = uuid.uuid4().hex[:8]
+    server, requests = _serve(RSS.format(run=run).encode(), "ETag", '"v1"')
     yield f"http://127.0.0.1:{server.server_address[1]}/feed.xml", requests, run
     server.shutdown()
 
@@ -96,29 +104,7 @@ LAST_MODIFIED = "Mon, 23 Nov 2026 09:00:00 GMT"
 def last_modified_server():
     """A feed that validates only by Last-Modified (no ETag), with one entry that has no text."""
     run = uuid.uuid4().hex[:8]
-    body = BROKEN_ITEM_RSS.format(run=run).encode()
-    requests: list[str] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802
-            if self.headers.get("If-Modified-Since") == LAST_MODIFIED:
-                requests.append("304")
-                self.send_response(304)
-                self.end_headers()
-                return
-            requests.append("200")
-            self.send_response(200)
-            self.send_header("Content-Type", "application/rss+xml")
-            self.send_header("Last-Modified", LAST_MODIFIED)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server, requests = _serve(BROKEN_ITEM_RSS.format(run=run).encode(), "Last-Modified", LAST_MODIFIED)
     yield f"http://127.0.0.1:{server.server_address[1]}/feed.xml", requests, run
     server.shutdown()
 
