@@ -59,7 +59,11 @@ class Entity(BaseModel):
         default_factory=list,
         description="[start, end) character offsets of each mention into headline + '\\n\\n' + body.",
     )
-    method: str = Field(default="model", description="What found it: model, rule, gazetteer (a shipped name list) or learned (a name a model found in an earlier story).")
+    method: str = Field(
+        default="model",
+        description="What found it: model, rule, gazetteer (a shipped name list) or learned (a name a model "
+        "found in an earlier story).",
+    )
     value: str | None = Field(default=None, description="Normalised value for DATE/MONEY/PERCENT/QUANTITY.")
 
 

@@ -124,6 +124,16 @@ def parse_datetime(value: object) -> datetime | None:
     return parsed.astimezone(timezone.utc)
 
 
+_PUB_STATUSES = {"usable": "usable", "withheld": "withheld", "canceled": "canceled", "cancelled": "canceled"}
+
+
+def pub_status_of(value: object) -> str:
+    """The envelope's pub_status from a wire's status word or qcode ("Canceled",
+    "cancelled", "stat:withheld"); anything else, or nothing, is usable."""
+    word = str(value or "usable").strip().lower().removeprefix("stat:")
+    return _PUB_STATUSES.get(word, "usable")
+
+
 # A kill or withhold notice often carries no text at all: its job is to hide the
 # version already indexed under the same guid (a tombstone the alias filters out).
 TOMBSTONE_STATUSES = frozenset({"canceled", "withheld"})

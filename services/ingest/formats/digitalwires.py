@@ -11,12 +11,11 @@ import re
 
 from shared.contract import Dateline
 from services.ingest.formats.common import (build_story, dateline_field, html_to_text, language_tag, object_list,
-                                            parse_datetime, require_text, string_list, text_field, urgency_from,
-                                            version_from)
+                                            parse_datetime, pub_status_of, require_text, string_list, text_field,
+                                            urgency_from, version_from)
 from services.ingest.formats.errors import ParseResult
 from services.ingest.formats.plaintext import parse_dateline
 
-_PUB_STATUS = {"usable": "usable", "withheld": "withheld", "canceled": "canceled", "cancelled": "canceled"}
 
 
 def _category(document: dict, kind: str) -> str | None:
@@ -42,7 +41,7 @@ def parse_digitalwires(document: dict) -> ParseResult:
         article = f"{dateline_text.strip()}{chr(10) * 2 if opens_empty else ' '}{article}"
     parts = [html_to_text(text_field(document, "teaser")), article, html_to_text(text_field(document, "infobox_html"))]
     body = "\n\n".join(part for part in parts if part)
-    pub_status = _PUB_STATUS.get(str(document.get("pubstatus") or "usable").lower(), "usable")
+    pub_status = pub_status_of(document.get("pubstatus"))
     guid = text_field(document, "urn") or text_field(document, "entry_id") or None
     require_text(headline, body, pub_status, guid, f"no text content (a {document.get('type', 'digitalwires')} entry)")
     located = _category(document, "dnltype:located")

@@ -9,13 +9,11 @@ whose DataContent holds NITF or XHTML-ish text.
 from __future__ import annotations
 
 from services.ingest.formats.common import (build_story, dateline_field, html_to_text, language_tag, parse_datetime,
-                                            require_text, version_from)
+                                            pub_status_of, require_text, version_from)
 from services.ingest.formats.errors import InputError, ParseResult, parse_items
 from services.ingest.formats.nitf import body_text, read_nitf
 from services.ingest.formats.xml_nav import attr, child, children, descendant, descendants, local_name_of, text_of
 
-_STATUS = {"usable": "usable", "withheld": "withheld", "canceled": "canceled", "cancelled": "canceled",
-           "embargoed": "usable"}  # embargoed: usable from StatusWillChange's time (see _status)
 
 
 def _status(management) -> tuple[str, object]:
@@ -24,7 +22,7 @@ def _status(management) -> tuple[str, object]:
     NITF: held until a later revision releases it."""
     status = (attr(child(management, "Status"), "FormalName") or "usable").lower()
     if status != "embargoed":
-        return _STATUS.get(status, "usable"), None
+        return pub_status_of(status), None
     lifts = parse_datetime(text_of(child(child(management, "StatusWillChange"), "DateAndTime")))
     return ("usable", lifts) if lifts is not None else ("withheld", None)
 

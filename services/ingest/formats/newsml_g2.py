@@ -13,7 +13,8 @@ import re
 
 from shared.contract import Dateline
 from services.ingest.formats.common import (build_story, dateline_field, html_to_text, is_html_media_type,
-                                            language_tag, parse_datetime, require_text, version_from, web_link)
+                                            language_tag, parse_datetime, pub_status_of, require_text,
+                                            version_from, web_link)
 from services.ingest.formats.errors import InputError, ItemError, ParseResult
 from services.ingest.formats.nitf import body_text, read_nitf
 from services.ingest.formats.plaintext import parse_dateline
@@ -21,7 +22,6 @@ from services.ingest.formats.xml_nav import attr, child, children, descendant, d
 
 G2_ROOTS = {"newsItem", "newsMessage", "packageItem", "conceptItem", "knowledgeItem", "planningItem",
             "catalogItem", "itemSet", "contentSet"}
-_PUB_STATUS = {"stat:usable": "usable", "stat:withheld": "withheld", "stat:canceled": "canceled"}
 
 
 def _qcode_tail(value: str | None) -> str | None:
@@ -136,7 +136,7 @@ def story_from_news_item(item):
     nitf_headline, body, extras = _content(item)
     headline = text_of(child(content_meta, "headline")) if content_meta is not None else ""
     headline = headline or nitf_headline
-    pub_status = _PUB_STATUS.get(attr(child(item_meta, "pubStatus"), "qcode") or "stat:usable", "usable")
+    pub_status = pub_status_of(attr(child(item_meta, "pubStatus"), "qcode"))
     require_text(headline, body, pub_status, attr(item, "guid"),
                  f"no text content ({item_class or 'newsItem'} {attr(item, 'guid') or ''})".strip())
     provider = child(item_meta, "provider")
@@ -169,7 +169,7 @@ def story_from_package(item):
     titles = [text_of(child(ref, "title")) for ref in descendants(item, "itemRef")]
     body = "\n\n".join(t for t in titles if t)
     item_meta = child(item, "itemMeta")
-    pub_status = _PUB_STATUS.get(attr(child(item_meta, "pubStatus"), "qcode") or "stat:usable", "usable")
+    pub_status = pub_status_of(attr(child(item_meta, "pubStatus"), "qcode"))
     require_text(headline, body, pub_status, attr(item, "guid"),
                  f"no text content (a packageItem {attr(item, 'guid') or ''})".strip())
     provider = child(item_meta, "provider")

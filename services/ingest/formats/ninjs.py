@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import re
 
-from services.ingest.formats.common import (build_story, html_to_text, is_html_media_type, json_type,
-                                            language_tag, object_list, parse_datetime, require_text, text_field,
+from services.ingest.formats.common import (build_story, html_to_text, is_html_media_type, json_type, language_tag,
+                                            object_list, parse_datetime, pub_status_of, require_text, text_field,
                                             urgency_from, version_from, web_link)
 from services.ingest.formats.errors import InputError, ParseResult, parse_items
 from services.ingest.formats.plaintext import parse_dateline
 
-_PUB_STATUS = {"usable": "usable", "withheld": "withheld", "canceled": "canceled", "cancelled": "canceled"}
 
 
 # Keys only ninjs uses, and keys only our own envelope uses (a ninjs 1.x item with a
@@ -163,7 +162,7 @@ def _provider(item: dict) -> str:
 
 def story_from_ninjs(item: dict):
     headline, body = _headline(item), _body(item)
-    pub_status = _PUB_STATUS.get(str(_get(item, "pubStatus", "pubstatus") or "usable").lower(), "usable")
+    pub_status = pub_status_of(_get(item, "pubStatus", "pubstatus"))
     if not headline.strip() and not body.strip():
         reason = f"no text content (a {item.get('type', 'item')} item)"
         undefined = undefined_properties(item)
