@@ -48,7 +48,7 @@ class DeadLetter:
             payload = _cut_at_char_boundary(payload[:MAX_PAYLOAD_BYTES])
         body["payload"] = _payload_text(payload)
         key = (self.story_id or self.origin.key or "").encode("utf-8")
-        value = json.dumps(body, ensure_ascii=False).encode("utf-8")  # no \\uXXXX escapes tripling non-ASCII text
+        value = json.dumps(body, ensure_ascii=False).encode("utf-8")  # no \uXXXX escapes tripling non-ASCII text
         return OutRecord(key=key, value=value, headers=[("dead-letter", b"1")])
 
 
