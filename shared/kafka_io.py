@@ -10,9 +10,10 @@ import logging
 import time
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
-from kafka.admin import NewTopic
+from kafka.admin import ConfigResource, ConfigResourceType, NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
+from shared.limits import KAFKA_DEFAULT_MAX_MESSAGE_BYTES
 from shared.settings import CommonSettings
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,41 @@ def ensure_topics(settings: CommonSettings) -> list[str]:
         return created
     finally:
         admin.close()
+
+
+def broker_max_message_bytes(settings: CommonSettings, topic: str | None = None) -> int:
+    """The largest record the broker accepts on `topic` (default news.raw), as it reports
+    it (topic `max.message.bytes`, else broker `message.max.bytes`); Kafka's default when
+    it reports neither (noida-db answers DescribeConfigs with nothing)."""
+    topic = topic or settings.topic_raw
+    admin = wait_for_admin(settings)
+    try:
+        found = _config_value(admin, ConfigResource(ConfigResourceType.TOPIC, topic), "max.message.bytes")
+        if found is None:
+            for broker in admin.describe_cluster().get("brokers", []):
+                found = _config_value(admin, ConfigResource(ConfigResourceType.BROKER, str(broker["node_id"])),
+                                      "message.max.bytes")
+                if found is not None:
+                    break
+    except KafkaError as exc:
+        log.warning("could not read the broker's message size limit (%r); assuming Kafka's default", exc)
+        found = None
+    finally:
+        admin.close()
+    limit = found or KAFKA_DEFAULT_MAX_MESSAGE_BYTES
+    # Our producers never send more than max_request_size, whatever the broker allows.
+    return min(limit, MAX_REQUEST_BYTES)
+
+
+def _config_value(admin: KafkaAdminClient, resource: ConfigResource, key: str) -> int | None:
+    described = admin.describe_configs([resource], config_filter="all")
+    configs = described.get(resource.resource_type.name.lower(), {}).get(resource.name, {})
+    entry = configs.get(key)
+    value = entry.get("value") if isinstance(entry, dict) else entry
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
 
 
 def send_confirmed(producer: KafkaProducer, topic: str, records, timeout_s: float = 30.0) -> None:
