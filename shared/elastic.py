@@ -107,7 +107,10 @@ def story_mappings() -> dict:
     }
 
 
-def make_client(settings: CommonSettings) -> Elasticsearch:
+def make_client(settings: CommonSettings, retries: bool = True) -> Elasticsearch:
+    """`retries=False` for a caller that retries on its own schedule (the index runner)."""
+    if not retries:
+        return Elasticsearch(settings.elasticsearch_url, request_timeout=30, retry_on_timeout=False, max_retries=0)
     return Elasticsearch(settings.elasticsearch_url, request_timeout=30, retry_on_timeout=True, max_retries=3)
 
 
@@ -137,7 +140,7 @@ def ensure_index(es: Elasticsearch, index_name: str, alias: str) -> None:
             es.indices.create(index=index_name)
             log.info("created index %s", index_name)
         except ApiError as exc:
-            if exc.status != 400:  # 400 resource_already_exists: another replica won the race
+            if exc.meta.status != 400:  # 400 resource_already_exists: another replica won the race
                 raise
     else:
         # The template only shapes new indices; fields added to the envelope since this index

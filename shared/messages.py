@@ -29,6 +29,11 @@ class DecodeError(ValueError):
     """A record that is not a story of a schema version we read."""
 
 
+class SchemaAhead(DecodeError):
+    """A record written with a newer schema version than this reader knows: not a bad
+    record but an old reader (see shared/runner/failures.py, systemic)."""
+
+
 def encode_story(story: Story) -> OutRecord:
     return OutRecord(
         key=story.id.encode("utf-8"),
@@ -51,7 +56,10 @@ def decode_story(value: bytes | None, headers: Headers | None = None) -> Story:
     """Parse and validate one record; DecodeError says why it is not a story."""
     version = header_value(headers, SCHEMA_VERSION_HEADER)
     if version is not None and version != str(SCHEMA_VERSION).encode():
-        raise DecodeError(f"unsupported schema-version {version.decode(errors='replace')!r}")
+        text = version.decode(errors="replace")
+        if text.isdigit() and int(text) > SCHEMA_VERSION:
+            raise SchemaAhead(f"schema-version {text} is newer than this reader's {SCHEMA_VERSION}")
+        raise DecodeError(f"unsupported schema-version {text!r}")
     if not value:
         raise DecodeError("empty record value")
     try:

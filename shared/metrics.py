@@ -64,3 +64,27 @@ DOWNSTREAM_RETRIES = Counter(
     "Retries of a downstream write (Elasticsearch bulk, Kafka produce) after a transient failure.",
     ["service"],
 )
+READY = Gauge(
+    "wirestream_ready",
+    "1 when the service can do its work now (its /readyz answers 200), 0 when it waits for something "
+    "outside itself (Elasticsearch or Kafka unavailable, a systemic failure); the reason is on /readyz.",
+    ["service"],
+)
+CONSUMER_LAG = Gauge(
+    "wirestream_consumer_lag",
+    "Records in a partition the service's consumer group has not committed yet "
+    "(log-end offset minus committed offset).",
+    ["service", "topic", "partition"],
+)
+SYSTEMIC_FAILURES = Counter(
+    "wirestream_systemic_failures_total",
+    "Batches held back uncommitted because every record failed the same way (a bug, a write block, a "
+    "missing index, a schema newer than this reader): never dead-lettered, retried, then the service exits.",
+    ["service", "reason"],
+)
+INVALID_RATIO = Gauge(
+    "wirestream_invalid_ratio",
+    "Share of undecodable records among the last `invalid_window` a consumer read; above "
+    "`max_invalid_ratio` the service alerts (the records are still dead-lettered, once each).",
+    ["service"],
+)

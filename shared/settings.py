@@ -36,8 +36,10 @@ class CommonSettings(BaseSettings):
         0.5,
         ge=0.0,
         le=1.0,
-        description="A consumer stops (crashes loudly) when more than this share of the last "
-        "`invalid_window` messages were invalid: a sign of a wrong topic or producer, not bad items.",
+        description="Alarm threshold: when more than this share of the last `invalid_window` records "
+        "were undecodable, the service reports it (log, /readyz, wirestream_invalid_ratio): a sign of a "
+        "wrong topic or producer. The records are still dead-lettered once each; the stream never stops "
+        "for them.",
     )
     invalid_window: int = Field(200, ge=10, description="Window size for max_invalid_ratio.")
     empty_fetch_backoff_ms: int = Field(
@@ -45,6 +47,41 @@ class CommonSettings(BaseSettings):
         ge=0,
         description="Client-side wait after an empty fetch, for brokers that answer empty fetches at "
         "once instead of holding them (noida-db). 0 for real Kafka; the embedded stack sets 200.",
+    )
+    retry_backoff_max_s: float = Field(
+        10.0, gt=0, description="Longest pause between retries while a downstream (Elasticsearch, Kafka) is "
+        "unavailable or failing systemically; retries start at 0.2 s and double."
+    )
+    downstream_give_up_s: float = Field(
+        600.0, gt=0,
+        description="A service whose downstream stays unavailable, or that fails systemically, this long "
+        "exits (crash-only, nothing committed past the last confirmed write) and its supervisor restarts it.",
+    )
+    systemic_after_failures: int = Field(
+        20, ge=2,
+        description="This many stories in a row failing in a stage (an exception) or refused by the sink, "
+        "with none succeeding between, is a systemic failure: the batch is held uncommitted and retried, "
+        "never dead-lettered.",
+    )
+    max_item_attempts: int = Field(
+        8, ge=1,
+        description="Tries for one record that keeps failing transiently (429 on one document) while the "
+        "rest of its batch succeeds; then it is dead-lettered as transient_exhausted.",
+    )
+    stall_after_s: float = Field(
+        300.0, gt=0,
+        description="A held partition with lag whose committed offset has not moved for this long (and not "
+        "because the downstream is down) makes the service exit so its supervisor restarts it.",
+    )
+    stage_deadline_s: float = Field(
+        120.0, gt=0,
+        description="Longest time a stage's worker process may take for one batch; past it the service "
+        "exits (crash-only) and is restarted, the batch uncommitted.",
+    )
+    shutdown_grace_s: float = Field(
+        10.0, gt=0,
+        description="On SIGTERM a service finishes and commits the batches in flight for at most this long, "
+        "then exits.",
     )
     instance_id: str | None = Field(
         None,
@@ -109,8 +146,10 @@ class IndexSettings(CommonSettings):
     index_name: str = Field("news-v1", description="Concrete index created behind the alias.")
     bulk_max_docs: int = Field(500, ge=1, description="Most stories per Elasticsearch bulk request.")
     poll_timeout_ms: int = Field(500, ge=10, description="Longest wait for records per poll.")
-    retry_backoff_max_s: float = Field(
-        30.0, gt=0, description="Longest pause between retries while Elasticsearch is unavailable."
+    bulk_max_bytes: int = Field(
+        10 * 1024 * 1024, ge=1024,
+        description="Most bytes per Elasticsearch bulk request (below http.max_content_length, 100 MB by "
+        "default); a batch is split into several bulks above it.",
     )
 
 

@@ -15,9 +15,10 @@ from services.index.writer import ElasticsearchWriter
 
 
 def build_stage(settings: IndexSettings) -> SinkStage:
-    es = make_client(settings)
-    ensure_index(es, settings.index_name, settings.index_alias)
-    writer = ElasticsearchWriter(es, settings.index_name)
+    ensure_index(make_client(settings), settings.index_name, settings.index_alias)
+    # Writes retry on the runner's backoff (pausing the consumer, reporting readiness),
+    # not inside the client, whose own retries hid an outage for up to 30 s per request.
+    writer = ElasticsearchWriter(make_client(settings, retries=False), settings.index_name, settings.bulk_max_bytes)
     return SinkStage(name="index", source_topic=settings.topic_enriched, write=writer.write,
                      batch_size=settings.bulk_max_docs)
 
@@ -26,4 +27,4 @@ def main() -> None:
     settings = IndexSettings()
     configure_logging(settings.log_level)
     run_sink(build_stage(settings), settings, settings.consumer_group, settings.metrics_port,
-             poll_timeout_ms=settings.poll_timeout_ms, retry_backoff_max_s=settings.retry_backoff_max_s)
+             poll_timeout_ms=settings.poll_timeout_ms)

@@ -1,17 +1,31 @@
-"""Writes batches of stories to Elasticsearch with one bulk request.
+"""Writes batches of stories to Elasticsearch with bulk requests.
 
 - `_id` is the story id, so a redelivered story overwrites itself.
 - `version` is the wire's version with version_type external_gte: a newer
   version replaces the older; the same version again (a redelivery, a
   re-enrichment) rewrites; an older version arriving late gets 409 and is
   counted as stale, never written over a newer one.
-- Unavailable (connection errors, 429, 5xx) -> TransientWriteError: the runner
-  pauses and retries the batch. Any other per-item error -> rejected, i.e.
-  dead-lettered with Elasticsearch's reason.
+- A kill or withhold notice always wins over every earlier version of its story:
+  its version is raised to the highest one already stored (or earlier in the same
+  batch), so a notice that carries no version, or an older one, is not refused as
+  stale while the killed text stays visible.
+- Bulks are capped by bytes as well as by count (`bulk_max_bytes`); a bulk that
+  Elasticsearch refuses as a whole for its content (413 too large, 400) is split in
+  halves until the one document at fault is found and refused alone.
+
+Every failure is classed (shared/runner/failures.py):
+- transient (connection errors, timeouts, 429, 5xx; on one item: 429/5xx) ->
+  TransientWriteError / WriteReport.retry: the runner pauses and retries;
+- systemic (401/403/404 or an item error that is not about the document: a write
+  block, a missing or closed index, no permission) -> SystemicWriteError: the runner
+  holds the batch uncommitted and alerts; nothing is dead-lettered;
+- item (any other refusal of one document) -> WriteReport.rejected: dead-lettered
+  with Elasticsearch's reason.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 
 from elasticsearch import ApiError, Elasticsearch, TransportError
@@ -19,61 +33,155 @@ from elasticsearch import ApiError, Elasticsearch, TransportError
 from shared import metrics
 from shared.contract import Story, utcnow
 from shared.runner import Rejected, TransientWriteError, WriteReport
+from shared.runner.stage import SystemicWriteError
 from services.index.documents import story_document
 
 log = logging.getLogger(__name__)
 
 _TRANSIENT_STATUSES = {429, 500, 502, 503, 504}
+_SYSTEMIC_STATUSES = {401, 403, 404}
+# Item errors that say nothing about the document: the same for every document sent.
+_SYSTEMIC_ERROR_TYPES = {
+    "cluster_block_exception", "index_not_found_exception", "index_closed_exception",
+    "security_exception", "authorization_exception", "no_shard_available_action_exception",
+}
+_KILL_STATUSES = {"canceled", "withheld"}
 
 
 class ElasticsearchWriter:
-    def __init__(self, es: Elasticsearch, index_name: str) -> None:
+    def __init__(self, es: Elasticsearch, index_name: str, bulk_max_bytes: int = 10 * 1024 * 1024) -> None:
         self.es = es
         self.index_name = index_name
+        self.bulk_max_bytes = bulk_max_bytes
+
+    # -- documents -----------------------------------------------------------
+    def _versions(self, stories: list[Story]) -> list[int]:
+        """The version each story is written with: its own, except kill notices (see module doc)."""
+        versions = [story.version for story in stories]
+        kills = [i for i, story in enumerate(stories) if story.pub_status in _KILL_STATUSES]
+        if not kills:
+            return versions
+        stored = self._stored_versions({stories[i].id for i in kills})
+        highest: dict[str, int] = dict(stored)
+        for i, story in enumerate(stories):
+            seen = highest.get(story.id, -1)
+            if i in kills:
+                versions[i] = max(story.version, seen)
+            highest[story.id] = max(seen, versions[i])
+        return versions
+
+    def _stored_versions(self, ids: set[str]) -> dict[str, int]:
+        try:
+            response = self.es.mget(index=self.index_name, ids=sorted(ids), source=False)
+        except (TransportError, ConnectionError) as exc:
+            raise TransientWriteError(f"reading stored versions failed: {exc}") from exc
+        except ApiError as exc:
+            self._raise_for_request(exc)
+            raise
+        return {doc["_id"]: doc["_version"] for doc in response["docs"] if doc.get("found")}
+
+    def bulk_lines(self, stories: list[Story]) -> list[bytes]:
+        """One NDJSON action+document pair per story, in order."""
+        indexed_at = utcnow()
+        lines = []
+        for story, version in zip(stories, self._versions(stories)):
+            action = {"index": {"_index": self.index_name, "_id": story.id,
+                                "version": version, "version_type": "external_gte"}}
+            document = story_document(story, indexed_at)
+            lines.append(json.dumps(action).encode() + b"\n"
+                         + json.dumps(document, ensure_ascii=False).encode("utf-8") + b"\n")
+        return lines
 
     def bulk_operations(self, stories: list[Story]) -> list[dict]:
-        indexed_at = utcnow()
-        operations: list[dict] = []
-        for story in stories:
-            operations.append(
-                {"index": {"_index": self.index_name, "_id": story.id,
-                           "version": story.version, "version_type": "external_gte"}}
-            )
-            operations.append(story_document(story, indexed_at))
-        return operations
+        """The same operations as bulk_lines, as objects (for inspection and tests)."""
+        return [json.loads(part) for line in self.bulk_lines(stories) for part in line.splitlines()]
 
+    # -- writing -----------------------------------------------------------------
     def write(self, stories: list[Story]) -> WriteReport:
+        lines = self.bulk_lines(stories)
+        report = WriteReport()
+        for chunk in self._chunks_by_bytes(lines):
+            self._write_chunk(chunk, lines, report)
+        self._observe_latency(stories, report)
+        return report
+
+    def _chunks_by_bytes(self, lines: list[bytes]) -> list[list[int]]:
+        chunks: list[list[int]] = [[]]
+        size = 0
+        for position, line in enumerate(lines):
+            if chunks[-1] and size + len(line) > self.bulk_max_bytes:
+                chunks.append([])
+                size = 0
+            chunks[-1].append(position)
+            size += len(line)
+        return [chunk for chunk in chunks if chunk]
+
+    def _write_chunk(self, positions: list[int], lines: list[bytes], report: WriteReport) -> None:
         try:
-            response = self.es.bulk(operations=self.bulk_operations(stories))
+            response = self.es.bulk(operations=b"".join(lines[p] for p in positions))
         except (TransportError, ConnectionError) as exc:
             raise TransientWriteError(f"bulk request failed: {exc}") from exc
         except ApiError as exc:
-            if exc.status in _TRANSIENT_STATUSES:
-                raise TransientWriteError(f"bulk request refused ({exc.status})") from exc
+            if exc.meta.status in (400, 413):
+                self._split_refused_chunk(positions, lines, report, exc)
+                return
+            self._raise_for_request(exc)
             raise
-        return self._report(stories, response)
+        for position, item in zip(positions, response["items"]):
+            self._classify_item(position, next(iter(item.values())), report)
 
-    def _report(self, stories: list[Story], response) -> WriteReport:
-        report = WriteReport()
-        transient = []
-        for position, item in enumerate(response["items"]):
-            result = next(iter(item.values()))
-            status = result.get("status", 500)
-            if status < 300:
-                continue
-            if status == 409:
-                report.stale.add(position)
-            elif status in _TRANSIENT_STATUSES:
-                transient.append(status)
-            else:
-                error = result.get("error", {})
-                reason = f"{error.get('type', status)}: {error.get('reason', '')}"[:2000]
-                report.rejected[position] = Rejected("elasticsearch_rejected", reason)
-        if transient:
-            # Rewriting the items that did succeed is harmless (same _id, same version).
-            raise TransientWriteError(f"{len(transient)} items refused temporarily ({sorted(set(transient))})")
+    def _split_refused_chunk(self, positions: list[int], lines: list[bytes], report: WriteReport,
+                             exc: ApiError) -> None:
+        """Elasticsearch refused the whole request for its content: halve it until the
+        document at fault stands alone, then refuse that one document."""
+        if len(positions) == 1:
+            reason = f"bulk request refused ({exc.meta.status}): {_error_text(exc)}"[:2000]
+            reason_class = "document_too_large" if exc.meta.status == 413 else "elasticsearch_rejected"
+            report.rejected[positions[0]] = Rejected(reason_class, reason)
+            return
+        log.warning("bulk of %d documents refused (%s); splitting it", len(positions), exc.meta.status)
+        half = len(positions) // 2
+        self._write_chunk(positions[:half], lines, report)
+        self._write_chunk(positions[half:], lines, report)
+
+    @staticmethod
+    def _raise_for_request(exc: ApiError) -> None:
+        if exc.meta.status in _TRANSIENT_STATUSES:
+            raise TransientWriteError(f"Elasticsearch refused the request ({exc.meta.status})") from exc
+        if exc.meta.status in _SYSTEMIC_STATUSES:
+            raise SystemicWriteError(f"elasticsearch_{exc.meta.status}",
+                                     f"Elasticsearch refused every write ({exc.meta.status}): {_error_text(exc)}") from exc
+
+    @staticmethod
+    def _classify_item(position: int, result: dict, report: WriteReport) -> None:
+        status = result.get("status", 500)
+        if status < 300:
+            return
+        error = result.get("error") or {}
+        error_type = error.get("type", "") if isinstance(error, dict) else ""
+        reason = f"{error_type or status}: {error.get('reason', '') if isinstance(error, dict) else error}"[:2000]
+        if status == 409:
+            report.stale.add(position)
+        elif status in _TRANSIENT_STATUSES:
+            report.retry[position] = reason
+        elif status in _SYSTEMIC_STATUSES or error_type in _SYSTEMIC_ERROR_TYPES:
+            raise SystemicWriteError(error_type or f"elasticsearch_{status}", reason)
+        else:
+            report.rejected[position] = Rejected("elasticsearch_rejected", reason)
+
+    @staticmethod
+    def _observe_latency(stories: list[Story], report: WriteReport) -> None:
         now = utcnow()
         for position, story in enumerate(stories):
-            if position not in report.rejected and position not in report.stale:
+            if position not in report.rejected and position not in report.stale and position not in report.retry:
                 metrics.END_TO_END_SECONDS.observe(max(0.0, (now - story.received_at).total_seconds()))
-        return report
+
+
+def _error_text(exc: ApiError) -> str:
+    body = exc.body
+    if isinstance(body, dict):
+        error = body.get("error", body)
+        if isinstance(error, dict):
+            return f"{error.get('type', '')}: {error.get('reason', '')}".strip(": ")
+        return str(error)
+    return str(body or exc.message)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from shared import metrics
 from shared.contract import Story
 from shared.deadletter import DeadLetter, Origin
-from shared.messages import DecodeError, Headers, OutRecord, decode_story, encode_story
+from shared.messages import DecodeError, Headers, OutRecord, SchemaAhead, decode_story, encode_story
 from shared.runner.invalid_ratio import InvalidRatioGuard
 from shared.runner.stage import ProcessFn, Rejected, process_isolating_failures
 
@@ -40,10 +40,12 @@ def dead_letter(service: str, record: InRecord, rejected: Rejected, story_id: st
     metrics.FAILURES.labels(service, rejected.reason_class).inc()
     metrics.DEADLETTERED.labels(service, rejected.reason_class).inc()
     log.warning(
-        "dead-lettering %s[%d]@%d (%s): %s",
-        record.topic, record.partition, record.offset, rejected.reason_class, rejected.reason,
+        "dead-lettering %s[%d]@%d (%s, %s): %s",
+        record.topic, record.partition, record.offset, rejected.failure_class, rejected.reason_class, rejected.reason,
     )
     return DeadLetter(
+        failure_class=rejected.failure_class,
+        attempts=rejected.attempts,
         service=service,
         reason=rejected.reason,
         reason_class=rejected.reason_class,
@@ -65,8 +67,13 @@ def decode_records(service: str, records: list[InRecord], guard: InvalidRatioGua
         try:
             story = decode_story(record.value, record.headers)
         except DecodeError as exc:
+            # A record written by a newer schema is not junk, but holding the stream for it
+            # would let one record stop a service: it is dead-lettered under its own class,
+            # to replay once this service is upgraded (`wirestream deadletter replay
+            # --reason-class schema_ahead`), and the invalid-ratio alarm says if many arrive.
+            reason_class = "schema_ahead" if isinstance(exc, SchemaAhead) else "undecodable"
             guard.record(invalid=True)
-            decoded.dead.append(dead_letter(service, record, Rejected("undecodable", str(exc))))
+            decoded.dead.append(dead_letter(service, record, Rejected(reason_class, str(exc))))
             continue
         guard.record(invalid=False)
         decoded.records.append(record)

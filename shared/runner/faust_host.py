@@ -10,6 +10,22 @@ Why a worker process: spaCy can hold the CPU for seconds; run on the event
 loop (or in a thread, holding the GIL) it would starve aiokafka's heartbeats,
 the group would evict the consumer, rebalance, and redo the work (a classic
 Kafka NLP failure). In its own process it cannot, however slow a batch is.
+
+Failures, by class (shared/runner/failures.py):
+- item: a story the stage refuses or raises on, a record too large for the broker,
+  a record Kafka refuses for its content: dead-lettered, and the stream goes on.
+- systemic: the stage raising on `systemic_after_failures` stories in a row, none
+  succeeding: the batch is held (not sent, not acked, not dead-lettered), the service
+  is marked not ready, and the batch is processed again after a backoff.
+- transient: Kafka not acknowledging a send: the sends are retried after a backoff.
+Either kind of wait ends, past `downstream_give_up_s`, in a crash-only exit (nothing
+acked past the last confirmed send), and the supervisor restarts the service. So does
+a worker that sits on one batch past `stage_deadline_s`, and a held partition whose
+committed offset stops moving while it has lag (`stall_after_s`).
+
+SIGTERM: stop taking, finish the batches in flight for at most `shutdown_grace_s`,
+commit what was acked, exit. faust's own shutdown waited ~60 s for aiokafka's fetch
+task; nothing it does after our commit matters, so we do not wait for it.
 """
 
 from __future__ import annotations
@@ -18,7 +34,6 @@ import asyncio
 import collections
 import logging
 import multiprocessing
-import os
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -26,27 +41,32 @@ from dataclasses import dataclass
 
 import faust
 
-from shared import metrics
+from shared import deadletter, metrics
 from shared.fetch_backoff import install_for_aiokafka
-from shared.kafka_io import MAX_REQUEST_BYTES, bootstrap_servers, ensure_topics
+from shared.kafka_io import MAX_REQUEST_BYTES, bootstrap_servers, broker_max_message_bytes, ensure_topics
+from shared.limits import max_record_value_bytes
+from shared.messages import OutRecord
 from shared.observability import Health, serve_observability
 from shared.runner import worker_process
-from shared.runner.chain import Decoded, InRecord, collect_results, decode_records
-from shared.runner.invalid_ratio import InvalidRatioGuard, TooManyInvalid
-from shared.runner.stage import TransformStage
+from shared.runner.chain import Decoded, InRecord, dead_letter, decode_records
+from shared.runner.crash_only import exit_now
+from shared.runner.failures import EXIT_STUCK, Backoff, ConsecutiveFailures
+from shared.runner.invalid_ratio import InvalidRatioGuard
+from shared.runner.progress import PartitionProgress
+from shared.runner.stage import PROCESSING_ERROR, Rejected, TransformStage
 from shared.settings import CommonSettings
 
 log = logging.getLogger(__name__)
 
-EXIT_FATAL = 70  # crash-only: a supervisor (compose, the launcher) restarts us; nothing was committed
 # Batches handed to the worker process and not yet sent on: with two, one is
 # processed while the other's results are sent, so the worker never waits for
 # Kafka; more would only hold more stories in memory.
 MAX_BATCHES_IN_FLIGHT = 2
-# A batch the worker has not finished after this long means a hung worker (a
-# 64-story batch takes seconds): health stops beating, /healthz turns 503 once
-# the beat is stale, and an orchestrator restarts us; nothing was committed.
-BATCH_STALLED_AFTER_S = 120.0
+PROGRESS_EVERY_S = 5.0
+DOWNSTREAM = "downstream"
+# Errors with which Kafka refuses one record for what it is, not for a passing state.
+_ITEM_SEND_ERRORS = ("MessageSizeTooLargeError", "RecordTooLargeError", "InvalidRecordError",
+                     "CorruptRecordError", "CorruptRecordException", "RecordListTooLargeError")
 
 
 @dataclass
@@ -89,8 +109,136 @@ def start_worker_process(stage: TransformStage) -> ProcessPoolExecutor:
     return pool
 
 
-def build_app(stage: TransformStage, settings: CommonSettings, group_id: str, health: Health,
-              pool: ProcessPoolExecutor) -> faust.App:
+class TransformHost:
+    """The per-batch logic around the faust agent: everything but faust's wiring."""
+
+    def __init__(self, stage: TransformStage, settings: CommonSettings, health: Health,
+                 pool: ProcessPoolExecutor, max_value_bytes: int) -> None:
+        self.stage = stage
+        self.settings = settings
+        self.health = health
+        self.pool = pool
+        self.max_value_bytes = max_value_bytes
+        self.guard = InvalidRatioGuard(settings.max_invalid_ratio, settings.invalid_window, stage.name)
+        self.failing = ConsecutiveFailures(settings.systemic_after_failures)
+        self.backoff = Backoff(max_s=settings.retry_backoff_max_s, give_up_s=settings.downstream_give_up_s)
+        self.progress = PartitionProgress(stage.name, settings.stall_after_s)
+        self.batch_starts: collections.deque[float] = collections.deque()  # in flight, oldest first
+        self.stopping = False
+        self.in_flight = 0
+
+    def submit(self, stories) -> asyncio.Future:
+        return asyncio.get_running_loop().run_in_executor(self.pool, worker_process.run, stories)
+
+    def decode(self, events) -> Decoded:
+        decoded = decode_records(self.stage.name, [_in_record(event) for event in events], self.guard)
+        if self.guard.tripped:
+            log.error("%s: %s", self.stage.name, self.guard.describe())
+            self.health.not_ready("invalid_ratio", self.guard.describe())
+        else:
+            self.health.ready("invalid_ratio")
+        return decoded
+
+    async def results_held_until_not_systemic(self, batch: InFlight) -> list:
+        """The worker's results; while the stage fails systemically, the batch is processed
+        again after a backoff instead of being dead-lettered story by story."""
+        while True:
+            results = await batch.results
+            failed = sum(1 for r in results if isinstance(r, Rejected) and r.reason_class == PROCESSING_ERROR)
+            self.failing.record(failed, len(results) - failed)
+            if not (failed and self.failing.tripped()):
+                return results
+            first = next(r for r in results if isinstance(r, Rejected) and r.reason_class == PROCESSING_ERROR)
+            metrics.SYSTEMIC_FAILURES.labels(self.stage.name, PROCESSING_ERROR).inc()
+            await self._wait_out("stage fails on every story", first.reason)
+            self.failing.count = 0  # judge the retry on its own
+            batch.results = self.submit(batch.decoded.stories)
+
+    def outputs(self, batch: InFlight, results: list) -> tuple[list[tuple[InRecord, OutRecord]], list[OutRecord]]:
+        """(records to forward with the record each came from, dead letters); a result the
+        broker would refuse for its size is a dead letter instead."""
+        forward, dead = [], list(batch.decoded.dead)
+        for origin, story, result in zip(batch.decoded.records, batch.decoded.stories, results):
+            if not isinstance(result, Rejected) and len(result.value) > self.max_value_bytes:
+                result = Rejected("record_too_large",
+                                  f"the {self.stage.name} output is {len(result.value)} bytes; the broker takes "
+                                  f"at most {self.max_value_bytes}")
+            if isinstance(result, Rejected):
+                dead.append(dead_letter(self.stage.name, origin, result, story.id))
+            else:
+                forward.append((origin, result))
+        return forward, dead
+
+    async def send_all(self, sink, deadletter_topic, forward: list[tuple[InRecord, OutRecord]],
+                       dead: list[OutRecord]) -> None:
+        """Every record acknowledged, or dead-lettered if Kafka refuses it for what it is;
+        transient refusals are retried after a backoff (until give-up)."""
+        pending = [(sink, origin, record) for origin, record in forward]
+        pending += [(deadletter_topic, None, record) for record in dead]
+        while pending:
+            outcomes = await asyncio.gather(*[self._send(topic, record) for topic, _, record in pending],
+                                            return_exceptions=True)
+            retry = []
+            for (topic, origin, record), outcome in zip(pending, outcomes):
+                if not isinstance(outcome, BaseException):
+                    continue
+                if type(outcome).__name__ in _ITEM_SEND_ERRORS and origin is not None:
+                    # Kafka refuses this record for what it is: dead-letter it, go on.
+                    reason = Rejected("kafka_refused", f"{type(outcome).__name__}: {outcome}"[:2000])
+                    letter = dead_letter(self.stage.name, origin, reason, record.key.decode("utf-8", "replace"))
+                    retry.append((deadletter_topic, None, letter, None))
+                else:
+                    retry.append((topic, origin, record, outcome))
+            pending = [(topic, origin, record) for topic, origin, record, _ in retry]
+            failures = [outcome for *_, outcome in retry if outcome is not None]
+            if failures:
+                await self._wait_out("Kafka did not acknowledge a send", repr(failures[0]))
+        self.backoff.reset()
+        self.health.ready(DOWNSTREAM)
+
+    @staticmethod
+    async def _send(topic, record: OutRecord):
+        return await (await topic.send(key=record.key, value=record.value, headers=record.headers))
+
+    async def _wait_out(self, what: str, reason: str) -> None:
+        delay = self.backoff.failed()
+        self.health.not_ready(DOWNSTREAM, f"{what}: {reason}"[:500])
+        log.warning("%s: %s (%s); retry %d in %.1fs", self.stage.name, what, reason, self.backoff.attempts, delay)
+        if self.backoff.exhausted():
+            exit_now(EXIT_STUCK, f"{self.stage.name}: {what} for {self.backoff.outage_s():.0f}s "
+                                 f"(downstream_give_up_s): {reason}")
+        metrics.DOWNSTREAM_RETRIES.labels(self.stage.name).inc()
+        await asyncio.sleep(delay)
+
+    def check_deadline(self) -> None:
+        oldest = time.perf_counter() - self.batch_starts[0] if self.batch_starts else 0.0
+        if oldest >= self.settings.stage_deadline_s and self.backoff.attempts == 0:
+            exit_now(EXIT_STUCK, f"{self.stage.name}: the worker has held one batch for {oldest:.0f}s "
+                                 f"(stage_deadline_s {self.settings.stage_deadline_s:.0f})")
+        self.health.beat(oldest_batch_age_s=round(oldest, 1))
+
+    async def check_progress(self, app: faust.App) -> None:
+        consumer = app.consumer
+        assigned = consumer.assignment()
+        ends: dict = {}
+        if assigned:
+            try:
+                ends = await consumer.highwaters(*assigned)
+            except Exception as exc:  # noqa: BLE001 - lag is best effort; never stop the stream for it
+                log.debug("end offsets unavailable: %r", exc)
+        sample, committed = {}, {}
+        for tp in assigned:
+            key = (tp.topic, tp.partition)
+            fetched = consumer.highwater(tp)
+            sample[key] = max([o for o in (ends.get(tp), fetched) if o is not None], default=None)
+            committed[key] = consumer._committed_offset.get(tp)  # faust's own record of its commits
+        lags = self.progress.observe(sample, committed, waiting=self.backoff.attempts > 0)
+        stalled = self.progress.stalled(lags)
+        if stalled:
+            exit_now(EXIT_STUCK, f"{self.stage.name}: partitions stopped moving: {'; '.join(stalled)}")
+
+
+def build_app(stage: TransformStage, settings: CommonSettings, group_id: str, host: TransformHost) -> faust.App:
     app = faust.App(
         group_id,  # faust's app id is the consumer group: replicas share the work
         broker=[f"kafka://{server}" for server in bootstrap_servers(settings)],
@@ -113,9 +261,7 @@ def build_app(stage: TransformStage, settings: CommonSettings, group_id: str, he
     )
     source = app.topic(stage.source_topic, key_type=bytes, value_type=bytes)
     sink = app.topic(stage.sink_topic, key_type=bytes, value_type=bytes)
-    deadletter = app.topic(settings.topic_deadletter, key_type=bytes, value_type=bytes)
-    guard = InvalidRatioGuard(settings.max_invalid_ratio, settings.invalid_window)
-    batch_starts: collections.deque[float] = collections.deque()  # batches in flight, oldest first
+    dead_topic = app.topic(settings.topic_deadletter, key_type=bytes, value_type=bytes)
 
     @app.agent(source, name=f"{stage.name}-agent")
     async def run_stage(stream):
@@ -124,23 +270,19 @@ def build_app(stage: TransformStage, settings: CommonSettings, group_id: str, he
         # in order, sends them and acks. While one batch's results are sent, the
         # worker already processes the next. The slots bound the batches in
         # flight, so a slow worker stops the taking instead of growing memory.
-        loop = asyncio.get_running_loop()
         in_flight: asyncio.Queue = asyncio.Queue()
         slots = asyncio.Semaphore(MAX_BATCHES_IN_FLIGHT)
         finisher = asyncio.ensure_future(finish_batches(stream, in_flight, slots))
         try:
             async for events in stream.noack_take(stage.batch_size, within=stage.batch_wait_s):
+                if host.stopping:
+                    continue  # taken, never acked: read again after the restart
                 started = time.perf_counter()
-                records = [_in_record(event) for event in events]
-                try:
-                    decoded = decode_records(stage.name, records, guard)
-                except TooManyInvalid as exc:
-                    log.critical("%s: %s", stage.name, exc)
-                    os._exit(EXIT_FATAL)
+                decoded = host.decode(events)
                 await slots.acquire()
-                results = loop.run_in_executor(pool, worker_process.run, decoded.stories)
-                batch_starts.append(started)
-                in_flight.put_nowait(InFlight(list(events), decoded, results, started))
+                host.in_flight += 1
+                host.batch_starts.append(started)
+                in_flight.put_nowait(InFlight(list(events), decoded, host.submit(decoded.stories), started))
         finally:
             finisher.cancel()
 
@@ -148,45 +290,74 @@ def build_app(stage: TransformStage, settings: CommonSettings, group_id: str, he
         while True:
             batch: InFlight = await in_flight.get()
             try:
-                output = collect_results(stage.name, batch.decoded, await batch.results)
-                pending = [
-                    await sink.send(key=r.key, value=r.value, headers=r.headers) for r in output.forward
-                ] + [
-                    await deadletter.send(key=r.key, value=r.value, headers=r.headers) for r in output.dead
-                ]
+                results = await host.results_held_until_not_systemic(batch)
+                forward, dead = host.outputs(batch, results)
                 # Delivery confirmed (acks=all) before the events are acked; faust
                 # commits an offset only when every offset before it is acked too.
-                await asyncio.gather(*pending)
-            except Exception:  # a send that failed for good: exit uncommitted, redelivered on restart
-                log.critical("%s: batch failed outside the stage; exiting uncommitted", stage.name, exc_info=True)
-                os._exit(EXIT_FATAL)
+                await host.send_all(sink, dead_topic, forward, dead)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a bug here: exit uncommitted, redelivered on restart
+                log.exception("%s: batch failed outside the stage", stage.name)
+                exit_now(EXIT_STUCK, f"{stage.name}: batch failed outside the stage: {exc!r}")
             for event in batch.events:
                 await stream.ack(event)
-            batch_starts.popleft()
+            host.batch_starts.popleft()
+            host.in_flight -= 1
             slots.release()
-            metrics.MESSAGES_OUT.labels(stage.name).inc(len(output.forward))
+            metrics.MESSAGES_OUT.labels(stage.name).inc(len(forward))
             metrics.BATCH_SIZE.labels(stage.name).observe(len(batch.events))
             metrics.BATCH_SECONDS.labels(stage.name).observe(time.perf_counter() - batch.started)
-            health.beat(last_batch=len(batch.events))
 
-    @app.timer(interval=5.0)
+    @app.timer(interval=2.0)
     async def heartbeat():
-        # The event loop is alive; beat unless the worker has sat on a batch too long.
-        oldest = time.perf_counter() - batch_starts[0] if batch_starts else 0.0
-        if oldest < BATCH_STALLED_AFTER_S:
-            health.beat(oldest_batch_age_s=round(oldest, 1))
-        else:
-            log.error("%s: a batch has been in the worker for %.0fs; reporting unhealthy", stage.name, oldest)
+        host.check_deadline()
+
+    @app.timer(interval=PROGRESS_EVERY_S)
+    async def progress():
+        await host.check_progress(app)
 
     return app
+
+
+class _Worker(faust.Worker):
+    """faust's worker with a fast, committing stop on SIGTERM/SIGINT (see module doc)."""
+
+    wirestream_host: TransformHost
+
+    def _on_sigterm(self) -> None:
+        asyncio.ensure_future(self._stop_fast("SIGTERM"))
+
+    def _on_sigint(self) -> None:
+        asyncio.ensure_future(self._stop_fast("SIGINT"))
+
+    async def _stop_fast(self, why: str) -> None:
+        host = self.wirestream_host
+        if host.stopping:
+            return
+        host.stopping = True
+        deadline = time.monotonic() + host.settings.shutdown_grace_s
+        while host.in_flight and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        try:
+            await asyncio.wait_for(self.app.consumer.commit(), timeout=max(1.0, deadline - time.monotonic()))
+        except Exception as exc:  # noqa: BLE001 - not committed: the restart redoes it
+            log.warning("%s: commit on %s failed (%r); the restart reads from the last commit",
+                        host.stage.name, why, exc)
+        log.info("%s: stopped on %s (%d batch(es) left unfinished)", host.stage.name, why, host.in_flight)
+        exit_now(0, f"{host.stage.name}: {why}")
 
 
 def run_transform(stage: TransformStage, settings: CommonSettings, group_id: str, metrics_port: int) -> None:
     ensure_topics(settings)
     install_for_aiokafka(settings.empty_fetch_backoff_ms)
+    broker_limit = broker_max_message_bytes(settings, stage.sink_topic)
+    deadletter.set_record_limit(broker_limit)
     health = Health(stage.name)
     serve_observability(health, settings.metrics_host, metrics_port)
     pool = start_worker_process(stage)
-    app = build_app(stage, settings, group_id, health, pool)
-    worker = faust.Worker(app, loglevel=settings.log_level.lower(), quiet=True)
+    host = TransformHost(stage, settings, health, pool, max_record_value_bytes(broker_limit))
+    app = build_app(stage, settings, group_id, host)
+    worker = _Worker(app, loglevel=settings.log_level.lower(), quiet=True)
+    worker.wirestream_host = host
     worker.execute_from_commandline()

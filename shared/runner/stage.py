@@ -11,16 +11,27 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from shared.contract import Story
+from shared.runner.failures import ITEM
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class Rejected:
-    """An item a stage refuses; it goes to the dead-letter topic with this reason."""
+    """An item a stage refuses; it goes to the dead-letter topic with this reason.
+
+    `failure_class` is `item` (it can never succeed as it is) or `transient_exhausted`
+    (it kept failing transiently while the rest of its batch went through)."""
 
     reason_class: str
     reason: str
+    failure_class: str = ITEM
+    attempts: int = 1
+
+
+# The reason class of a story whose processing raised: counted by the hosts to tell one
+# poison story (dead-lettered) from a stage that fails on everything (systemic).
+PROCESSING_ERROR = "processing_error"
 
 
 ProcessFn = Callable[[list[Story]], list["Story | Rejected"]]
@@ -47,12 +58,23 @@ class TransientWriteError(Exception):
     """The sink is unavailable for now (down, overloaded): retry the whole batch later."""
 
 
+class SystemicWriteError(Exception):
+    """The sink refuses every document for a reason that is not in the documents (a
+    write block, a missing index, no permission): hold the batch, alert, retry later."""
+
+    def __init__(self, reason_class: str, reason: str) -> None:
+        super().__init__(reason)
+        self.reason_class = reason_class
+        self.reason = reason
+
+
 @dataclass
 class WriteReport:
     """What the sink made of a batch, by position in the batch."""
 
     rejected: dict[int, Rejected] = field(default_factory=dict)  # refused for good -> dead letter
     stale: set[int] = field(default_factory=set)  # superseded by a newer version: fine, not an error
+    retry: dict[int, str] = field(default_factory=dict)  # refused for now (429 on one item): position -> reason
 
 
 WriteFn = Callable[[list[Story]], WriteReport]
@@ -84,5 +106,5 @@ def process_isolating_failures(process: ProcessFn, stories: list[Story]) -> list
     except Exception as exc:  # noqa: BLE001 - anything a stage raises is isolated, never fatal
         if len(stories) == 1:
             log.warning("story %s failed processing: %r", stories[0].id, exc)
-            return [Rejected("processing_error", f"{type(exc).__name__}: {exc}")]
+            return [Rejected(PROCESSING_ERROR, f"{type(exc).__name__}: {exc}"[:2000])]
     return [process_isolating_failures(process, [story])[0] for story in stories]

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from shared.contract import Story
 from shared.messages import OutRecord
 from shared.runner.chain import process_and_encode
+from shared.runner.crash_only import die_with_parent
 from shared.runner.stage import ProcessFn, Rejected
 
 _process: ProcessFn | None = None
@@ -20,6 +21,7 @@ _process: ProcessFn | None = None
 
 def initialize(make_process: Callable[[], ProcessFn]) -> None:
     global _process
+    die_with_parent()  # never outlive a service killed with SIGKILL or exiting with os._exit
     _process = make_process()
 
 

@@ -1,53 +1,137 @@
+"""The index writer against stand-ins for the client's bulk and mget calls (the
+response shapes are Elasticsearch's); the real server is exercised by the
+integration tier."""
+
+import json
 from datetime import datetime, timezone
 
 import pytest
+from elasticsearch import ApiError
 
 from shared.contract import Story
 from shared.runner import TransientWriteError
+from shared.runner.stage import SystemicWriteError
 from services.index.documents import story_document
 from services.index.writer import ElasticsearchWriter
 
 
-class RecordingBulk:
-    """Stands in for the client's bulk call only: the response shapes are Elasticsearch's."""
+class _Meta:
+    def __init__(self, status):
+        self.status = status
 
-    def __init__(self, statuses):
+
+def api_error(status: int, error_type: str = "x") -> ApiError:
+    return ApiError(f"{status}", _Meta(status), {"error": {"type": error_type, "reason": f"status {status}"}})
+
+
+class FakeClient:
+    """Records bulk bodies; answers each document with a status from `statuses`
+    (by position in the whole write), or refuses whole requests via `refuse`."""
+
+    def __init__(self, statuses=None, refuse=None, stored=None, error_type="document_parsing_exception"):
         self.statuses = statuses
-        self.operations = None
+        self.refuse = refuse  # callable(number of docs in the request) -> ApiError | None
+        self.stored = stored or {}
+        self.error_type = error_type
+        self.requests: list[list[dict]] = []
+        self._served = 0
 
     def bulk(self, operations):
-        self.operations = operations
+        lines = [json.loads(line) for line in operations.splitlines()]
+        self.requests.append(lines)
+        docs = len(lines) // 2
+        error = self.refuse(docs) if self.refuse else None
+        if error is not None:
+            raise error
         items = []
-        for status in self.statuses:
+        for _ in range(docs):
+            status = self.statuses[self._served] if self.statuses else 201
+            self._served += 1
             item = {"_id": "x", "status": status}
             if status >= 300:
-                item["error"] = {"type": "document_parsing_exception", "reason": f"status {status}"}
+                item["error"] = {"type": self.error_type, "reason": f"status {status}"}
             items.append({"index": item})
-        return {"errors": any(s >= 300 for s in self.statuses), "items": items}
+        return {"errors": any(i["index"]["status"] >= 300 for i in items), "items": items}
+
+    def mget(self, index, ids, source):
+        return {"docs": [{"_id": i, "found": i in self.stored, **({"_version": self.stored[i]} if i in self.stored else {})}
+                         for i in ids]}
+
+    def actions(self):
+        return [line["index"] for request in self.requests for line in request if "index" in line]
 
 
-def _stories(n):
-    return [Story(id=f"id{i}", version=3, headline="H", body="B", language="en") for i in range(n)]
+def _stories(n, **extra):
+    return [Story(id=f"id{i}", version=3, headline="H", body="B", language="en", **extra) for i in range(n)]
 
 
 def test_bulk_uses_story_id_and_external_versioning():
-    client = RecordingBulk([201])
+    client = FakeClient()
     ElasticsearchWriter(client, "news-v1").write(_stories(1))
-    action = client.operations[0]["index"]
-    assert action == {"_index": "news-v1", "_id": "id0", "version": 3, "version_type": "external_gte"}
+    assert client.actions() == [{"_index": "news-v1", "_id": "id0", "version": 3, "version_type": "external_gte"}]
 
 
-def test_report_separates_rejected_from_stale_versions():
-    report = ElasticsearchWriter(RecordingBulk([201, 409, 400]), "news-v1").write(_stories(3))
+def test_report_separates_rejected_from_stale_versions_and_retries():
+    report = ElasticsearchWriter(FakeClient([201, 409, 400, 429]), "news-v1").write(_stories(4))
     assert report.stale == {1}
     assert set(report.rejected) == {2}
     assert report.rejected[2].reason_class == "elasticsearch_rejected"
     assert "status 400" in report.rejected[2].reason
+    assert set(report.retry) == {3}
 
 
-def test_overload_is_transient():
+def test_overload_of_the_whole_request_is_transient():
+    client = FakeClient(refuse=lambda docs: api_error(429))
     with pytest.raises(TransientWriteError):
-        ElasticsearchWriter(RecordingBulk([201, 429]), "news-v1").write(_stories(2))
+        ElasticsearchWriter(client, "news-v1").write(_stories(2))
+
+
+@pytest.mark.parametrize("status, error_type", [(403, "cluster_block_exception"), (404, "index_not_found_exception")])
+def test_a_write_block_or_missing_index_is_systemic_not_a_refused_document(status, error_type):
+    """Issue 9 item 4: these items must not be dead-lettered one by one."""
+    client = FakeClient([status, status], error_type=error_type)
+    with pytest.raises(SystemicWriteError) as raised:
+        ElasticsearchWriter(client, "news-v1").write(_stories(2))
+    assert raised.value.reason_class == error_type
+
+
+def test_bulks_are_capped_by_bytes():
+    """Issue 9 item 7: bulks were capped by count only."""
+    stories = [Story(id=f"id{i}", headline="H", body="x" * 3000) for i in range(10)]
+    client = FakeClient()
+    report = ElasticsearchWriter(client, "news-v1", bulk_max_bytes=8000).write(stories)
+    assert len(client.requests) >= 5 and all(len(r) <= 4 for r in client.requests)
+    assert sum(len(r) for r in client.requests) == 20 and not report.rejected
+
+
+def test_a_request_refused_as_too_large_is_split_until_the_one_document_is_found():
+    """Issue 9 item 7: a 413 crashed index and the restart replayed the same batch forever."""
+    stories = _stories(7)
+    stories[5] = Story(id="huge", headline="H", body="x" * 50_000)
+    client = FakeClient(refuse=lambda docs: None)
+    client.refuse = lambda docs: api_error(413) if any(
+        line.get("id") == "huge" for line in client.requests[-1]) else None
+    report = ElasticsearchWriter(client, "news-v1").write(stories)
+    assert set(report.rejected) == {5}
+    assert report.rejected[5].reason_class == "document_too_large"
+    written = {line["id"] for request in client.requests[:-1] for line in request if "id" in line}
+    assert written >= {s.id for i, s in enumerate(stories) if i != 5}
+
+
+def test_a_kill_without_a_version_wins_over_the_stored_version():
+    """Issue 9 item 3: the kill got version 1, 409 against v2, and the story stayed visible."""
+    client = FakeClient(stored={"id0": 5})
+    kill = Story(id="id0", version=1, pub_status="canceled")
+    ElasticsearchWriter(client, "news-v1").write([kill])
+    assert client.actions()[0]["version"] == 5
+
+
+def test_a_kill_wins_over_a_newer_version_earlier_in_the_same_batch():
+    client = FakeClient(stored={})
+    update = Story(id="id0", version=4, headline="H", body="B")
+    kill = Story(id="id0", version=1, pub_status="withheld")
+    ElasticsearchWriter(client, "news-v1").write([update, kill])
+    assert [a["version"] for a in client.actions()] == [4, 4]
 
 
 def test_document_flattens_offsets_and_adds_language_field():

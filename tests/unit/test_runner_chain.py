@@ -6,7 +6,7 @@ from shared.contract import Story
 from shared.messages import decode_story, encode_story
 from shared.runner import Rejected, process_isolating_failures
 from shared.runner.chain import InRecord, transform_batch
-from shared.runner.invalid_ratio import InvalidRatioGuard, TooManyInvalid
+from shared.runner.invalid_ratio import InvalidRatioGuard
 
 
 def _record(offset: int, value: bytes, headers=None) -> InRecord:
@@ -35,7 +35,7 @@ def test_transform_forwards_processed_and_dead_letters_undecodable():
     output = transform_batch("t", detect, records, InvalidRatioGuard(1.0, 10))
     assert [json.loads(r.value)["language"] for r in output.forward] == ["en"]
     letters = [json.loads(r.value) for r in output.dead]
-    assert [(d["origin"]["offset"], d["reason_class"]) for d in letters] == [(1, "undecodable"), (2, "undecodable")]
+    assert [(d["origin"]["offset"], d["reason_class"]) for d in letters] == [(1, "undecodable"), (2, "schema_ahead")]
     assert letters[0]["origin"] == {"topic": "news.raw", "partition": 2, "offset": 1, "key": "k1"}
     assert letters[0]["payload"] == {"encoding": "utf-8", "data": "{not json"}
     assert "schema-version" in letters[1]["reason"]
@@ -63,14 +63,22 @@ def test_stage_rejections_become_dead_letters_with_the_story_id():
     assert (letter["story_id"], letter["reason_class"], letter["service"]) == ("s9", "too_long", "x")
 
 
-def test_invalid_ratio_guard_trips_only_past_the_limit():
+def test_invalid_ratio_guard_trips_only_past_the_limit_and_says_it_in_counts():
     guard = InvalidRatioGuard(max_ratio=0.5, window=10)
     for _ in range(5):
         guard.record(invalid=False)
     for _ in range(5):
         guard.record(invalid=True)  # 50 % of the window: still allowed
-    with pytest.raises(TooManyInvalid):
-        guard.record(invalid=True)  # 6 of the last 10
+    assert not guard.tripped
+    guard.record(invalid=True)  # 6 of the last 10
+    assert guard.tripped
+    assert guard.describe().startswith("6 of the last 10 records were invalid (60.0%, limit 50.0%)")
+
+
+def test_an_unknown_but_not_newer_schema_header_is_junk():
+    records = [_record(0, encode_story(_story(0)).value, headers=[("schema-version", b"abc")])]
+    output = transform_batch("t", lambda s: s, records, InvalidRatioGuard(1.0, 10))
+    assert json.loads(output.dead[0].value)["reason_class"] == "undecodable"
 
 
 def test_the_worker_process_returns_encoded_records_the_host_forwards_as_they_are():
