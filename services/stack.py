@@ -1,9 +1,14 @@
-"""The embedded stack: noida-db plus the four services as separate processes.
+"""The embedded stack: noida-db plus the services as separate, supervised processes.
 
 `wirestream up` (what `make run` calls) starts noida-db for the Kafka and
-Elasticsearch protocols and each service as its own OS process, with logs and
-pid files under the run folder (default .run/); `wirestream down` stops them.
-The integration tests start the same stack on free ports through this module.
+Elasticsearch protocols, then supervisord (from the `supervisor` package) with one
+program per service process. Services are crash-only: one that is stuck or cannot
+go on exits, and supervisord restarts it (at once when it had been running; with a
+growing delay, 1 s, 2 s, 3 s..., when it dies within `START_SECS` of starting, and
+after `START_RETRIES` such failed starts in a row it gives up: the program is
+FATAL, `wirestream status` shows it and its log says why). `wirestream down` stops
+everything. Logs, the supervisor's socket and config live under the run folder
+(default .run/). The integration tests start the same stack on free ports.
 """
 
 from __future__ import annotations
@@ -17,10 +22,17 @@ import subprocess
 import sys
 import time
 import urllib.request
+import xmlrpc.client
 from dataclasses import dataclass, field
 from pathlib import Path
 
 SERVICES = ("ingest", "langdetect", "extract", "index")
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+# supervisord's policy for every service (documented in README "Supervision").
+START_SECS = 10  # a process that exits sooner than this after starting failed to start
+START_RETRIES = 5  # failed starts in a row before supervisord gives up (FATAL)
+STOP_WAIT_SECS = 20  # SIGTERM, then SIGKILL (to the whole process group) after this long
 
 
 @dataclass
@@ -56,6 +68,32 @@ class StackConfig:
         # Replicas of one service sit 10 ports apart: 9103, 9113, ...
         return self.metrics_ports[service] + 10 * replica
 
+    @property
+    def socket_path(self) -> Path:
+        return self.run_dir / "supervisor.sock"
+
+
+@dataclass(frozen=True)
+class Program:
+    name: str  # the supervisor program and static group member id: extract, extract-1, ...
+    service: str
+    replica: int
+    metrics_port: int
+
+
+def programs(config: StackConfig, only: set[str] | None = None) -> list[Program]:
+    out = []
+    for service in SERVICES:
+        if only is not None and service not in only:
+            continue
+        replicas = config.extract_replicas if service == "extract" else 1
+        for replica in range(replicas):
+            name = service if replica == 0 else f"{service}-{replica}"
+            out.append(Program(name, service, replica, config.replica_metrics_port(service, replica)))
+    return out
+
+
+# -- servers ---------------------------------------------------------------------
 
 def noida_binary() -> str:
     beside_python = Path(sys.executable).parent / "noida-db"
@@ -65,7 +103,7 @@ def noida_binary() -> str:
     return found
 
 
-def _noida(config: StackConfig, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+def noida(config: StackConfig, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     return subprocess.run(
         [noida_binary(), *args, "--data-dir", str(config.run_dir / "noida")],
         capture_output=True, text=True, check=check, timeout=60,
@@ -77,7 +115,7 @@ def start_noida(config: StackConfig) -> None:
     protocols = ["--only", "kafka,elasticsearch", "--kafka-port", str(config.kafka_port)]
     if config.kafka_broker != "noida":
         protocols = ["--only", "elasticsearch"]
-    result = _noida(config, "up", *protocols, "--elasticsearch-port", str(config.elasticsearch_port), check=False)
+    result = noida(config, "up", *protocols, "--elasticsearch-port", str(config.elasticsearch_port), check=False)
     if result.returncode != 0:
         raise RuntimeError(f"noida-db did not start:\n{result.stdout}\n{result.stderr}")
     _wait_http(f"http://127.0.0.1:{config.elasticsearch_port}/", timeout_s=60)
@@ -85,7 +123,7 @@ def start_noida(config: StackConfig) -> None:
 
 def stop_noida(config: StackConfig) -> None:
     if (config.run_dir / "noida").exists():
-        _noida(config, "down", check=False)
+        noida(config, "down", check=False)
 
 
 def tansu_binary() -> str:
@@ -141,60 +179,133 @@ def stop_servers(config: StackConfig) -> None:
     stop_noida(config)
 
 
-def _pid_file(config: StackConfig, name: str) -> Path:
-    return config.run_dir / "pids" / f"{name}.pid"
+# -- the supervisor ------------------------------------------------------------------
+
+def _quote(value: str) -> str:
+    # supervisord expands %(name)s in values and splits environment= on commas outside quotes.
+    return '"' + value.replace("%", "%%").replace('"', '\\"') + '"'
 
 
-def start_service(config: StackConfig, service: str, replica: int = 0) -> subprocess.Popen:
-    name = service if replica == 0 else f"{service}-{replica}"
+def supervisor_conf(config: StackConfig, progs: list[Program]) -> str:
+    run, logs = config.run_dir.resolve(), (config.run_dir / "logs").resolve()
+    lines = [
+        "; written by wirestream (services/stack.py) at every `wirestream up`; edits are overwritten",
+        "[supervisord]",
+        f"logfile={logs / 'supervisord.log'}",
+        f"pidfile={run / 'supervisord.pid'}",
+        f"childlogdir={logs}",
+        f"directory={REPO_ROOT}",
+        "nodaemon=false",
+        "",
+        "[unix_http_server]",
+        f"file={config.socket_path.resolve()}",
+        "chmod=0700",
+        "",
+        "[supervisorctl]",
+        f"serverurl=unix://{config.socket_path.resolve()}",
+        "",
+        "[rpcinterface:supervisor]",
+        "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface",
+    ]
+    for prog in progs:
+        env = {"WIRESTREAM_METRICS_PORT": str(prog.metrics_port),
+               # Static membership: a restarted process gets its partitions back at once;
+               # noida-db does not expire dead dynamic members.
+               "WIRESTREAM_INSTANCE_ID": prog.name}
+        lines += [
+            "",
+            f"[program:{prog.name}]",
+            f"command={sys.executable} -m services.cli serve {prog.service}",
+            "environment=" + ",".join(f"{key}={_quote(value)}" for key, value in env.items()),
+            f"directory={REPO_ROOT}",
+            "autostart=true",
+            "autorestart=true",
+            f"startsecs={START_SECS}",
+            f"startretries={START_RETRIES}",
+            "stopsignal=TERM",
+            f"stopwaitsecs={STOP_WAIT_SECS}",
+            "stopasgroup=true",  # the worker process and its resource tracker go too
+            "killasgroup=true",
+            f"stdout_logfile={logs / (prog.name + '.log')}",
+            "stdout_logfile_maxbytes=20MB",
+            "stdout_logfile_backups=3",
+            "redirect_stderr=true",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def supervisor(config: StackConfig):
+    """An XML-RPC proxy to this stack's supervisord (over its unix socket)."""
+    from supervisor.xmlrpc import SupervisorTransport
+
+    transport = SupervisorTransport(None, None, f"unix://{config.socket_path.resolve()}")
+    return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport).supervisor
+
+
+def supervisor_running(config: StackConfig) -> bool:
+    if not config.socket_path.exists():
+        return False
+    try:
+        supervisor(config).getState()
+        return True
+    except (OSError, xmlrpc.client.Fault):
+        return False
+
+
+def start_services(config: StackConfig, only: set[str] | None = None) -> dict[str, int]:
+    """Start supervisord with one program per service process; returns name -> pid."""
+    if supervisor_running(config):
+        raise RuntimeError(f"a wirestream stack already runs from {config.run_dir} (wirestream down first)")
+    progs = programs(config, only)
     (config.run_dir / "logs").mkdir(parents=True, exist_ok=True)
-    (config.run_dir / "pids").mkdir(parents=True, exist_ok=True)
-    env = {
-        **os.environ,
-        **config.env,
-        "WIRESTREAM_METRICS_PORT": str(config.replica_metrics_port(service, replica)),
-        # Static membership: a restarted (or crashed and restarted) process gets its
-        # partitions back at once; noida-db does not expire dead dynamic members.
-        "WIRESTREAM_INSTANCE_ID": name,
-    }
-    log = open(config.run_dir / "logs" / f"{name}.log", "ab")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "services.cli", "serve", service],
-        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        cwd=Path(__file__).resolve().parents[1],
-    )
-    _pid_file(config, name).write_text(str(process.pid))
-    return process
+    conf = config.run_dir / "supervisord.conf"
+    conf.write_text(supervisor_conf(config, progs))
+    subprocess.run([sys.executable, "-m", "supervisor.supervisord", "-c", str(conf.resolve())],
+                   env={**os.environ, **config.env}, check=True, cwd=REPO_ROOT, timeout=60)
+    deadline = time.monotonic() + 30
+    while not supervisor_running(config):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"supervisord did not start; see {config.run_dir}/logs/supervisord.log")
+        time.sleep(0.1)
+    return pids(config)
+
+
+def process_info(config: StackConfig) -> list[dict]:
+    return supervisor(config).getAllProcessInfo()
+
+
+def pids(config: StackConfig) -> dict[str, int]:
+    return {info["name"]: info["pid"] for info in process_info(config)}
+
+
+def pid_of(config: StackConfig, name: str) -> int:
+    return supervisor(config).getProcessInfo(name)["pid"]
+
+
+def start_service(config: StackConfig, name: str) -> int:
+    """Start one program that was stopped (or gave up); returns its pid."""
+    supervisor(config).startProcess(name, True)
+    return pid_of(config, name)
+
+
+def stop_service(config: StackConfig, name: str) -> None:
+    supervisor(config).stopProcess(name, True)
 
 
 def health_urls(config: StackConfig) -> dict[str, str]:
-    urls = {}
-    for service in SERVICES:
-        replicas = config.extract_replicas if service == "extract" else 1
-        for replica in range(replicas):
-            name = service if replica == 0 else f"{service}-{replica}"
-            urls[name] = f"http://127.0.0.1:{config.replica_metrics_port(service, replica)}/healthz"
-    return urls
+    return {prog.name: f"http://127.0.0.1:{prog.metrics_port}/healthz" for prog in programs(config)}
 
 
-def start_services(config: StackConfig) -> dict[str, subprocess.Popen]:
-    processes = {}
-    for service in SERVICES:
-        replicas = config.extract_replicas if service == "extract" else 1
-        for replica in range(replicas):
-            name = service if replica == 0 else f"{service}-{replica}"
-            processes[name] = start_service(config, service, replica)
-    return processes
-
-
-def wait_healthy(config: StackConfig, processes: dict[str, subprocess.Popen], timeout_s: float = 180) -> None:
-    pending = dict(health_urls(config))
+def wait_healthy(config: StackConfig, timeout_s: float = 180, names: set[str] | None = None) -> None:
+    pending = {name: url for name, url in health_urls(config).items() if names is None or name in names}
     deadline = time.monotonic() + timeout_s
     while pending:
+        states = {info["name"]: info for info in process_info(config)}
         for name, url in list(pending.items()):
-            process = processes.get(name)
-            if process is not None and process.poll() is not None:
-                raise RuntimeError(f"{name} exited with {process.returncode}; see {config.run_dir}/logs/{name}.log")
+            info = states.get(name)
+            if info is not None and info["statename"] == "FATAL":
+                raise RuntimeError(f"{name} could not start ({info['description']}); "
+                                   f"see {config.run_dir}/logs/{name}.log")
             if is_healthy(url):
                 del pending[name]
         if time.monotonic() > deadline:
@@ -221,26 +332,21 @@ def _wait_http(url: str, timeout_s: float) -> None:
     raise RuntimeError(f"{url} did not answer within {timeout_s}s")
 
 
-def stop_services(config: StackConfig, timeout_s: float = 20) -> list[str]:
-    stopped = []
-    pids_dir = config.run_dir / "pids"
-    pid_files = sorted(pids_dir.glob("*.pid")) if pids_dir.exists() else []
-    for pid_file in pid_files:
-        pid = int(pid_file.read_text())
-        try:
-            os.killpg(pid, signal.SIGTERM)
-            stopped.append(pid_file.stem)
-        except ProcessLookupError:
-            pass
-    deadline = time.monotonic() + timeout_s
-    for pid_file in pid_files:
-        pid = int(pid_file.read_text())
-        while _alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        if _alive(pid):
-            os.killpg(pid, signal.SIGKILL)
-        pid_file.unlink(missing_ok=True)
-    return stopped
+def stop_services(config: StackConfig) -> list[str]:
+    """Stop every program (SIGTERM, SIGKILL to the group after STOP_WAIT_SECS) and supervisord."""
+    if not supervisor_running(config):
+        return []
+    proxy = supervisor(config)
+    names = [info["name"] for info in proxy.getAllProcessInfo() if info["statename"] in ("RUNNING", "STARTING",
+                                                                                          "BACKOFF")]
+    proxy.stopAllProcesses(True)
+    pid_file = config.run_dir / "supervisord.pid"
+    supervisord_pid = int(pid_file.read_text()) if pid_file.exists() else None
+    proxy.shutdown()
+    deadline = time.monotonic() + STOP_WAIT_SECS + 10
+    while supervisord_pid and _alive(supervisord_pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return names
 
 
 def _alive(pid: int) -> bool:
@@ -248,19 +354,14 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    # A child we started and that exited stays a zombie until reaped.
-    try:
-        waited, _ = os.waitpid(pid, os.WNOHANG)
-        return waited == 0
-    except ChildProcessError:
-        return True
+    return True
 
 
-def up(config: StackConfig) -> dict[str, subprocess.Popen]:
+def up(config: StackConfig) -> dict[str, int]:
     start_servers(config)
-    processes = start_services(config)
-    wait_healthy(config, processes)
-    return processes
+    started = start_services(config)
+    wait_healthy(config)
+    return started
 
 
 def down(config: StackConfig) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import uuid
 
@@ -29,15 +28,13 @@ def test_index_killed_mid_stream_indexes_every_story_exactly_once(running_stack,
 
     # Kill as soon as the first bulk writes landed, before all of them did.
     wait_until(lambda: indexed() > 0, timeout_s=60, interval_s=0.05, what="first stories indexed")
-    index_process = running_stack.processes["index"]
-    os.killpg(index_process.pid, signal.SIGKILL)
-    index_process.wait(timeout=10)
+    old_pid = running_stack.kill("index", signal.SIGKILL)
     partial = indexed()
     # Bulks of 25 (the test stack's WIRESTREAM_BULK_MAX_DOCS): a kill after the first
     # ones leaves work undone, else this test would not test a crash at all.
     assert 0 < partial < STORIES, f"killed with {partial} of {STORIES} indexed: not mid-stream"
 
-    running_stack.restart("index")
+    running_stack.wait_restarted("index", old_pid)  # the supervisor restarts it
     wait_until(lambda: indexed() >= STORIES, timeout_s=120, what=f"all {STORIES} stories indexed")
 
     es.indices.refresh(index="news-v1")

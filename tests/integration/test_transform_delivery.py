@@ -9,7 +9,6 @@ committed (a host that never acked would pass the first test by replaying).
 from __future__ import annotations
 
 import json
-import os
 import signal
 import uuid
 
@@ -35,12 +34,10 @@ def test_extract_killed_mid_stream_loses_nothing_and_commits_after(running_stack
         return es.count(index="news-v1", query={"term": {"headline.keyword": headline}})["count"]
 
     wait_until(lambda: indexed() > 0, timeout_s=120, interval_s=0.05, what="first enriched stories indexed")
-    extract = running_stack.processes["extract"]
-    os.killpg(extract.pid, signal.SIGKILL)
-    extract.wait(timeout=10)
+    old_pid = running_stack.kill("extract", signal.SIGKILL)
     print(f"indexed before SIGKILL of extract: {indexed()} of {STORIES}")
 
-    running_stack.restart("extract")
+    running_stack.wait_restarted("extract", old_pid)  # the supervisor restarts it
     wait_until(lambda: indexed() >= STORIES, timeout_s=180, what=f"all {STORIES} stories enriched and indexed")
     found = {hit["_id"]: hit["_source"] for hit in es.search(
         index="news-v1", size=STORIES, query={"term": {"headline.keyword": headline}})["hits"]["hits"]}
