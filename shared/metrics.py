@@ -88,3 +88,10 @@ INVALID_RATIO = Gauge(
     "`max_invalid_ratio` the service alerts (the records are still dead-lettered, once each).",
     ["service"],
 )
+GROUP_LAG = Gauge(
+    "wirestream_group_lag",
+    "Records of a topic a pipeline consumer group has not committed yet, summed over partitions, as the "
+    "broker reports it. Exported by ingest for every stage's group, so the lag of a stage whose replicas "
+    "are all stopped still shows (and grows).",
+    ["group", "topic"],
+)

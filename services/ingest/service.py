@@ -9,6 +9,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from shared import group_lag
 from shared.kafka_io import ensure_topics
 from shared.log_setup import configure_logging
 from shared.observability import Health, serve_observability
@@ -56,6 +57,7 @@ def main() -> None:
     app = build_app(settings, publisher)
     stop_channels = threading.Event()
     start_channels(settings, stop_channels)
+    group_lag.start(settings, stop_channels)  # every stage's lag, even when its replicas are all down
 
     async def start_beating(app: web.Application) -> None:
         app["beat"] = asyncio.create_task(_beat_while_connected(health, publisher))

@@ -98,12 +98,14 @@ class Stack:
         return Path(self.config.extra_env["WIRESTREAM_DROP_DIR"])
 
     def metric(self, service: str, name: str) -> float:
-        """Sum of a metric's samples on a service's /metrics (0 when absent)."""
+        """Sum of a metric's samples on a service's /metrics (0 when absent). `name` may
+        carry a leading label filter: 'wirestream_group_lag{group="wirestream-extract"'."""
         url = stack.health_urls(self.config)[service].replace("/healthz", "/metrics")
         with urllib.request.urlopen(url, timeout=5) as response:
             text = response.read().decode()
+        follows = ",}" if "{" in name else " {"
         return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-                   if line.startswith(name) and (line[len(name)] in " {"))
+                   if line.startswith(name) and (line[len(name)] in follows))
 
     def pid(self, name: str) -> int:
         return stack.pid_of(self.config, name)

@@ -1,0 +1,36 @@
+"""Consumer lag is visible, also when a stage is not running (issue 11 item 1)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+from services import stack
+from tests.integration.conftest import search_ids, wait_until
+
+STORIES = 12
+
+
+def test_lag_grows_while_every_extract_replica_is_stopped_and_drains_after(running_stack, es):
+    names = [name for name in stack.health_urls(running_stack.config) if name.startswith("extract")]
+    for name in names:
+        stack.stop_service(running_stack.config, name)
+    try:
+        lag_before = running_stack.metric("ingest", 'wirestream_group_lag{group="wirestream-extract"')
+        run = uuid.uuid4().hex[:8]
+        ids = []
+        for i in range(STORIES):
+            status, body = running_stack.post("/v1/items", json.dumps(
+                {"guid": f"lag-{run}-{i}", "source": "TEST", "headline": f"Lag {run} {i}",
+                 "body": "Officials in Rome said on Monday that nothing was enriched yet."}).encode())
+            assert status == 202
+            ids.append(body["id"])
+        wait_until(lambda: running_stack.metric("ingest", 'wirestream_group_lag{group="wirestream-extract"')
+                   >= lag_before + STORIES, timeout_s=90, what="extract's group lag growing on ingest's /metrics")
+    finally:
+        for name in names:
+            stack.start_service(running_stack.config, name)
+    wait_until(lambda: len(search_ids(es, ids)) == STORIES, timeout_s=180, what="the stories once extract is back")
+    wait_until(lambda: running_stack.metric("ingest", 'wirestream_group_lag{group="wirestream-extract"') == 0,
+               timeout_s=90, what="extract's lag back to 0")
+    assert running_stack.metric("extract", "wirestream_consumer_lag") == 0
