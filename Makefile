@@ -6,7 +6,7 @@ WS     := $(VENV)/bin/wirestream
 STAMP  := $(VENV)/.installed
 SHARED_DATA ?= $(abspath ../shared/data)
 
-.PHONY: run down test test-unit test-integration test-tansu bench eval docs venv clean
+.PHONY: run down test test-unit test-integration test-tansu bench chaos eval docs venv clean
 
 ## Create the virtual environment and install wirestream with everything it needs from PyPI.
 venv: $(STAMP)
@@ -42,6 +42,11 @@ test-tansu: venv
 ## Speed and memory figures, written to bench/results/*.json (never asserted in tests).
 bench: venv
 	WIRESTREAM_SHARED_DATA=$(SHARED_DATA) $(PY) -m bench.run
+
+## Fault injection: 5,000 stories while services are killed, the broker restarted, Elasticsearch
+## stopped...; writes bench/results/chaos.json (expected, indexed, lost, duplicated per scenario).
+chaos: venv
+	WIRESTREAM_SHARED_DATA=$(SHARED_DATA) $(PY) -m bench.chaos
 
 ## Language-ID and NER quality against ../shared/data, written to eval/results.json.
 eval: venv

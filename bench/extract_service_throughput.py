@@ -86,14 +86,9 @@ def extract_service(replicas: int):
     )
     stack.start_noida(config)
     try:
-        for replica in range(replicas):
-            stack.start_service(config, "extract", replica)
+        stack.start_services(config, only={"extract"})
         urls = {k: v for k, v in stack.health_urls(config).items() if k.startswith("extract")}
-        deadline = time.monotonic() + 180
-        while not all(stack.is_healthy(u) for u in urls.values()):
-            if time.monotonic() > deadline:
-                raise RuntimeError("extract not healthy")
-            time.sleep(0.5)
+        stack.wait_healthy(config, names=set(urls))
         bootstrap = f"127.0.0.1:{kafka_port}"
         consumer = KafkaConsumer("news.enriched", bootstrap_servers=bootstrap, group_id=None,
                                  auto_offset_reset="latest", enable_auto_commit=False)

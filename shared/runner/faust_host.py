@@ -34,9 +34,11 @@ import asyncio
 import collections
 import logging
 import multiprocessing
+import os
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
 import faust
@@ -63,6 +65,7 @@ log = logging.getLogger(__name__)
 # Kafka; more would only hold more stories in memory.
 MAX_BATCHES_IN_FLIGHT = 2
 PROGRESS_EVERY_S = 5.0
+WORK_UNIT_BYTES = 1_000_000  # the stage deadline is per started MB of a batch's text
 DOWNSTREAM = "downstream"
 # Errors with which Kafka refuses one record for what it is, not for a passing state.
 _ITEM_SEND_ERRORS = ("MessageSizeTooLargeError", "RecordTooLargeError", "InvalidRecordError",
@@ -75,6 +78,7 @@ class InFlight:
     decoded: Decoded
     results: asyncio.Future  # the worker process's results, in the order of decoded.stories
     started: float
+    budget_s: float = 0.0  # how long the worker may take for this batch (see TransformHost.budget_s)
 
 
 def _headers(message) -> list[tuple[str, bytes]]:
@@ -123,12 +127,24 @@ class TransformHost:
         self.failing = ConsecutiveFailures(settings.systemic_after_failures)
         self.backoff = Backoff(max_s=settings.retry_backoff_max_s, give_up_s=settings.downstream_give_up_s)
         self.progress = PartitionProgress(stage.name, settings.stall_after_s)
-        self.batch_starts: collections.deque[float] = collections.deque()  # in flight, oldest first
+        self.batch_starts: collections.deque[tuple[float, float]] = collections.deque()  # (started, budget)
+        self.worker_pid: int | None = None
         self.stopping = False
         self.in_flight = 0
 
     def submit(self, stories) -> asyncio.Future:
-        return asyncio.get_running_loop().run_in_executor(self.pool, worker_process.run, stories)
+        try:
+            return asyncio.get_running_loop().run_in_executor(self.pool, worker_process.run, stories)
+        except BrokenProcessPool as exc:
+            exit_now(EXIT_STUCK, f"{self.stage.name}: the worker process died: {exc!r}")
+            raise
+
+    def budget_s(self, stories) -> float:
+        """`stage_deadline_s` per started MB of text: a batch of long stories legitimately
+        takes longer (NER on a 900 KB story takes ~40 s), and a deadline that did not grow
+        with it would exit and restart on the same batch for ever."""
+        text_bytes = sum(len(story.headline) + len(story.body) for story in stories)
+        return self.settings.stage_deadline_s * max(1, -(-text_bytes // WORK_UNIT_BYTES))
 
     def decode(self, events) -> Decoded:
         decoded = decode_records(self.stage.name, [_in_record(event) for event in events], self.guard)
@@ -211,10 +227,13 @@ class TransformHost:
         await asyncio.sleep(delay)
 
     def check_deadline(self) -> None:
-        oldest = time.perf_counter() - self.batch_starts[0] if self.batch_starts else 0.0
-        if oldest >= self.settings.stage_deadline_s and self.backoff.attempts == 0:
+        if self.worker_pid is not None and not _alive(self.worker_pid):
+            exit_now(EXIT_STUCK, f"{self.stage.name}: the worker process {self.worker_pid} died")
+        oldest = time.perf_counter() - self.batch_starts[0][0] if self.batch_starts else 0.0
+        budget = self.batch_starts[0][1] if self.batch_starts else 0.0
+        if self.batch_starts and oldest >= budget and self.backoff.attempts == 0:
             exit_now(EXIT_STUCK, f"{self.stage.name}: the worker has held one batch for {oldest:.0f}s "
-                                 f"(stage_deadline_s {self.settings.stage_deadline_s:.0f})")
+                                 f"(stage_deadline_s {self.settings.stage_deadline_s:.0f} per MB of text)")
         self.health.beat(oldest_batch_age_s=round(oldest, 1))
 
     async def check_progress(self, app: faust.App) -> None:
@@ -281,7 +300,7 @@ def build_app(stage: TransformStage, settings: CommonSettings, group_id: str, ho
                 decoded = host.decode(events)
                 await slots.acquire()
                 host.in_flight += 1
-                host.batch_starts.append(started)
+                host.batch_starts.append((started, host.budget_s(decoded.stories)))
                 in_flight.put_nowait(InFlight(list(events), decoded, host.submit(decoded.stories), started))
         finally:
             finisher.cancel()
@@ -318,6 +337,18 @@ def build_app(stage: TransformStage, settings: CommonSettings, group_id: str, ho
         await host.check_progress(app)
 
     return app
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"  # a zombie is dead
+    except OSError:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
 
 
 class _Worker(faust.Worker):
@@ -357,6 +388,7 @@ def run_transform(stage: TransformStage, settings: CommonSettings, group_id: str
     serve_observability(health, settings.metrics_host, metrics_port)
     pool = start_worker_process(stage)
     host = TransformHost(stage, settings, health, pool, max_record_value_bytes(broker_limit))
+    host.worker_pid = pool.submit(os.getpid).result()  # watched: a worker killed while idle is noticed too
     app = build_app(stage, settings, group_id, host)
     worker = _Worker(app, loglevel=settings.log_level.lower(), quiet=True)
     worker.wirestream_host = host

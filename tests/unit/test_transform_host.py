@@ -155,3 +155,28 @@ def test_kafka_refusing_one_record_for_its_size_dead_letters_it_and_retries_a_ti
     assert [(d["reason_class"], d["origin"]["offset"]) for d in letters] == [("kafka_refused", 1)]
     assert sum(b'"s2"' in v for v in sink.sent) == 2, "the timed-out send was retried"
     assert host.backoff.attempts == 0 and "downstream" not in host.health.readiness()[1]["reasons"]
+
+
+def test_the_stage_deadline_grows_with_the_text_of_the_batch(monkeypatch):
+    """A 64-story batch of ordinary stories gets stage_deadline_s; three ~900 KB stories
+    (NER takes ~40 s each) get one deadline per started MB, so they are not given up on
+    and restarted for ever."""
+    host = _host(monkeypatch, stage_deadline_s=120)
+    small = [Story(id=f"s{i}", headline="H", body="word " * 1000) for i in range(64)]
+    large = [Story(id=f"l{i}", headline="H", body="9 % " * 225_000) for i in range(3)]
+    assert host.budget_s(small) == 120
+    assert host.budget_s(large) == 120 * 3
+
+
+def test_a_worker_that_died_while_idle_makes_the_service_exit(monkeypatch):
+    import subprocess
+    import sys
+
+    exits = []
+    monkeypatch.setattr(faust_host, "exit_now", lambda code, reason: exits.append((code, reason)))
+    host = _host(monkeypatch)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    host.worker_pid = dead.pid
+    host.check_deadline()
+    assert exits and exits[0][0] == faust_host.EXIT_STUCK and "died" in exits[0][1]
