@@ -22,6 +22,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from aiohttp import web
+from kafka.errors import MessageSizeTooLargeError
 
 from shared import metrics
 from shared.settings import IngestSettings
@@ -112,6 +113,12 @@ def build_app(settings: IngestSettings, publisher: StoryPublisher) -> web.Applic
             await publisher.publish_async(admitted.stories, workers)
         except StoryTooLarge as exc:  # admission measured it already; a backstop, never sent
             return error_response(413, str(exc))
+        except MessageSizeTooLargeError:
+            # The broker's limit is lower than the one read at start-up (its configuration changed):
+            # retrying would fail again, so not a 503. The poisoned producer is replaced already.
+            return error_response(413, "the broker refused the record as too large: its limit is lower than "
+                                       f"the {publisher.limits.broker_max_message_bytes} bytes read at start-up; "
+                                       "restart ingest to read it again")
         except Exception as exc:  # noqa: BLE001 - any producer failure means "not accepted, retry"
             log.error("publishing to Kafka failed: %r", exc)
             return error_response(503, "could not hand the story to Kafka; retry later")

@@ -43,9 +43,10 @@ class StoryPublisher:
         self.settings = settings
         self.client_id = client_id
         self.topic = settings.topic_raw
+        # The producer first: with no broker it fails at once (KafkaError), which callers report.
+        self.producer: KafkaProducer = make_producer(settings, client_id=client_id)
         # Read once at start-up: the broker's limit decides what ingest may accept.
         self.limits = limits or StoryLimits(broker_max_message_bytes(settings))
-        self.producer: KafkaProducer = make_producer(settings, client_id=client_id)
         self._lock = threading.Lock()
         self.replacements = 0
         self.last_fatal_error: str | None = None

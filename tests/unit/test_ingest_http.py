@@ -257,3 +257,14 @@ def test_a_kill_at_the_largest_version_is_refused_so_it_cannot_pin_the_story():
     assert body["error"]["reason"].startswith("invalid field 'version': 9223372036854775807 is above the highest")
     assert publisher.published == []
     assert _call(IngestSettings(), publisher, _story("AFP", pub_status="canceled", version=3))[0] == 202
+
+
+def test_a_record_the_broker_refuses_as_too_large_is_413_not_a_503_to_retry():
+    from kafka.errors import MessageSizeTooLargeError
+
+    class RefusingPublisher(RecordingPublisher):
+        async def publish_async(self, stories, executor=None):
+            raise MessageSizeTooLargeError()
+
+    status, body = _call(IngestSettings(), RefusingPublisher(), STORY)
+    assert status == 413 and "limit is lower than" in body["error"]["reason"]
