@@ -20,6 +20,7 @@ SCRIPTS = [
                                    "--out", "bench/results/extract_service_1_replica.json"]),
     ("extract_service_2_replicas", ["extract_service_throughput.py", "--replicas", "2", "--stories", "400",
                                     "--out", "bench/results/extract_service_2_replicas.json"]),
+    ("ingest_hostile_batch", ["ingest_hostile_batch.py"]),
 ]
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -29,6 +29,15 @@ LINK_MAX_CHARS = 2048
 # Elasticsearch keeps external versions as a Java long: a larger one is refused at index
 # time, long after ingest said 202. Refuse it at the door, naming the field.
 MAX_VERSION = 2**63 - 1
+# IPTC urgency: 1 (most urgent) .. 9. Elasticsearch maps it as `integer`, so a larger
+# number was accepted and then refused at index time; every real sample uses 1..5.
+URGENCY_MIN, URGENCY_MAX = 1, 9
+# BCP 47 tags that matter are far shorter; 35 is RFC 5646's minimum buffer for one.
+# `declared_language` is a keyword without ignore_above: Lucene refuses a term over
+# 32,766 bytes, so an unbounded value would fail at index time.
+DECLARED_LANGUAGE_MAX_CHARS = 35
+# How far ahead of the ingest clock a version may be (see max_version_now).
+VERSION_CLOCK_SKEW = timedelta(days=1)
 
 
 def utcnow() -> datetime:
@@ -87,9 +96,11 @@ class Story(BaseModel):
         description="The story's web page as the wire gave it: an absolute http(s) URL.",
     )
     pub_status: PubStatus = Field(default="usable", description="usable, withheld or canceled.")
-    urgency: int | None = Field(default=None, description="IPTC urgency 1 (flash) .. 9.")
+    urgency: int | None = Field(default=None, ge=URGENCY_MIN, le=URGENCY_MAX,
+                                description="IPTC urgency 1 (flash) .. 9.")
     subjects: list[str] = Field(default_factory=list)
-    declared_language: str | None = Field(default=None, description="Language the feed declared.")
+    declared_language: str | None = Field(default=None, max_length=DECLARED_LANGUAGE_MAX_CHARS,
+                                          description="Language the feed declared.")
     embargo_until: datetime | None = None
     published_at: datetime | None = None
     updated_at: datetime | None = None
@@ -171,3 +182,23 @@ def story_id(source: str | None, guid: str | None, headline: str = "", body: str
     else:
         basis = f"text\x1f{_norm(headline)}\x1f{_norm(body)}"
     return hashlib.blake2b(basis.encode("utf-8"), digest_size=16).hexdigest()
+
+
+def max_version_now(now: datetime | None = None) -> int:
+    """The highest version ingest accepts now: the time `VERSION_CLOCK_SKEW` from now as
+    YYYYMMDDHHMMSS.
+
+    Versions are either revision numbers (1, 2, 3...) or update times written as
+    YYYYMMDDHHMMSS (what ingest derives when a wire gives only a time). Anything above
+    "tomorrow" as such a timestamp is neither: it would win over every later real
+    version of the story forever (a kill at 2**63-1 could never be replaced), so it
+    is refused at the door rather than clamped (a clamped version would change from
+    one poll to the next)."""
+    moment = (now or utcnow()) + VERSION_CLOCK_SKEW
+    return int(moment.astimezone(timezone.utc).strftime("%Y%m%d%H%M%S"))
+
+
+def provider_key(source: str | None) -> str:
+    """The provider as story_id() sees it (case-, width- and space-folded): two spellings
+    with one key give the same ids, so they are one provider for authorisation too."""
+    return _norm(source or "unknown")

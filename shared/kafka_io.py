@@ -11,7 +11,7 @@ import time
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import ConfigResource, ConfigResourceType, NewTopic
-from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.errors import KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
 
 from shared.limits import KAFKA_DEFAULT_MAX_MESSAGE_BYTES
 from shared.settings import CommonSettings
@@ -144,3 +144,24 @@ def make_consumer(settings: CommonSettings, group_id: str, topics: list[str], **
     consumer = KafkaConsumer(**config)
     consumer.subscribe(topics)
     return consumer
+
+
+def producer_fatal_error(producer: KafkaProducer, failure: BaseException | None = None) -> BaseException | None:
+    """The error that left `producer` unable to send anything more, else None.
+
+    kafka-python's idempotent producer (the default since 3.0) treats a broker refusal
+    it cannot retry, such as MessageSizeTooLargeError, as fatal: from then on it aborts
+    every batch, however small, until it is closed. Such a producer must be replaced.
+    Recognised two ways: the producer's own state (a private attribute, read defensively
+    in case a release moves it), and `failure`, the error a send just failed with, when
+    it is a broker refusal rather than a retriable or timeout error."""
+    manager = getattr(producer, "_transaction_manager", None)
+    try:
+        if manager is not None and manager.has_fatal_error():
+            return manager.last_error or KafkaError("producer in a fatal state")
+    except Exception:  # noqa: BLE001 - a private API that moved: fall back to the failure's class
+        pass
+    if isinstance(failure, KafkaError) and not getattr(failure, "retriable", False) \
+            and not isinstance(failure, KafkaTimeoutError):
+        return failure
+    return None

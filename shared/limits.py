@@ -40,3 +40,11 @@ def max_raw_story_bytes(broker_max_message_bytes: int) -> int:
     """The largest encoded story ingest may publish: the record limit minus the
     reserve for enrichment downstream."""
     return max_record_value_bytes(broker_max_message_bytes) - ENRICHMENT_RESERVE_BYTES
+
+
+def describe_story_limit(broker_max_message_bytes: int) -> str:
+    """How the raw-story limit follows from the broker's, for error messages and docs."""
+    framing = broker_max_message_bytes - max_record_value_bytes(broker_max_message_bytes)
+    return (f"{max_raw_story_bytes(broker_max_message_bytes)} bytes: the broker's record limit of "
+            f"{broker_max_message_bytes} bytes, less {framing} for framing, key and headers and "
+            f"{ENRICHMENT_RESERVE_BYTES} reserved for language and entities")

@@ -95,24 +95,61 @@ class IngestSettings(CommonSettings):
     metrics_port: int = Field(9101, description="Port of ingest's /metrics and /healthz.")
     http_host: str = Field("127.0.0.1", description="Address the ingest HTTP API binds to.")
     http_port: int = Field(8080, description="Port of the ingest HTTP API.")
-    max_item_bytes: int = Field(5_000_000, ge=1024, description="Largest request body accepted (413 above).")
+    max_item_bytes: int = Field(
+        5_000_000, ge=1024,
+        description="Largest request body or file accepted (413 above). Each story in it must also fit the "
+        "broker's record limit less the enrichment reserve (about 900 KB encoded with Kafka's default "
+        "1 MiB; read from the broker at start-up, see docs/decisions/0008-ingest-limits.md).",
+    )
+    max_items_per_request: int = Field(
+        1000, ge=1,
+        description="Most items (stories, feed entries, batch elements) one HTTP request may carry (413 "
+        "above, before any item is read). Files from `wirestream ingest` and the drop folder are not capped.",
+    )
+    max_concurrent_requests: int = Field(
+        8, ge=1,
+        description="POST /v1/items handled at once (reading, parsing, publishing); more wait for a slot "
+        "up to request_read_timeout_s, then get 503 with Retry-After.",
+    )
+    request_read_timeout_s: float = Field(
+        30.0, gt=0,
+        description="Longest time to receive one request body (408 after it): a client sending slowly "
+        "cannot hold a slot for longer.",
+    )
     api_token: str | None = Field(
-        None, description="When set, POST /v1/items requires 'Authorization: Bearer <token>'."
+        None, description="When set, POST /v1/items requires 'Authorization: Bearer <token>'; this token "
+        "may publish any source (same as 'token=*' in api_tokens)."
+    )
+    api_tokens: str | None = Field(
+        None,
+        description="Bearer tokens bound to the sources they may publish: 'tokenA=AFP,Reuters;tokenB=*' "
+        "(';' between tokens, ',' between sources, '*' any source; a token may contain '=', the last one "
+        "splits). A story whose source (compared case-insensitively, as in story ids) is not bound to the "
+        "token is refused with 403 naming the source. Combined with api_token when both are set.",
     )
     drop_dir: str | None = Field(
         None,
         description="Folder watched for wire files: each is ingested and moved to done/ or failed/ "
-        "(with a .reason.txt). Write files as *.tmp (or dotfiles) and rename when complete.",
+        "(with a .reason.txt). Write files as *.tmp (or dotfiles) and rename when complete. Symbolic "
+        "links, non-regular files and files over max_item_bytes go to failed/ unread.",
     )
     drop_scan_s: float = Field(2.0, gt=0, description="How often the drop folder is scanned.")
     feeds: str | None = Field(
         None,
-        description="RSS/Atom/JSON feeds to poll, comma-separated, each 'URL' or 'URL|seconds' for its "
-        "own interval.",
+        description="RSS/Atom/JSON feeds to poll, comma-separated, each '[name=]URL[|seconds]': the name "
+        "is the provider of its stories (part of their ids; default the URL's host), seconds its own "
+        "interval.",
     )
     feed_interval_s: float = Field(300.0, gt=0, description="Default interval between polls of one feed.")
+    feed_fetch_timeout_s: float = Field(
+        30.0, gt=0,
+        description="Deadline for one feed fetch as a whole (connect, headers, body): a server that "
+        "answers slowly is given up on after it, whatever it still sends.",
+    )
+    feed_concurrency: int = Field(4, ge=1, description="Feeds fetched at the same time at most.")
     state_dir: str = Field(
-        ".run/state", description="Where the feed poller remembers ETags and items already sent."
+        ".run/state", description="Where the feed poller remembers ETags and items already sent, and the "
+        "drop folder the files it published but could not yet move to done/."
     )
 
 

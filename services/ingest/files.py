@@ -15,6 +15,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from shared.contract import Story, utcnow
+from services.ingest.admission import StoryLimits, admit
 from services.ingest.formats import DEFAULT_MAX_BYTES, InputError, parse_bytes
 from services.ingest.formats.errors import ParseResult, unexpected_reason
 from services.ingest.publisher import StoryPublisher
@@ -70,6 +71,10 @@ def parse_file(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> ParseResult:
     file, bad input, a parser bug) is an InputError with the reason, so a caller
     reports the file and goes on."""
     try:
+        size = path.stat().st_size
+        if size > max_bytes:  # refused before reading: a huge file costs nothing
+            raise InputError(f"file of {size} bytes exceeds the limit of {max_bytes} (WIRESTREAM_MAX_ITEM_BYTES)",
+                             status=413)
         data = path.read_bytes()
     except OSError as exc:
         raise InputError(f"unreadable file: {exc.strerror or exc}") from exc
@@ -92,14 +97,17 @@ def _wanted(path: Path) -> bool:
 
 def ingest_paths(paths: list[Path], publisher: StoryPublisher | None, max_bytes: int,
                  show_progress: bool = True) -> IngestSummary:
-    """Parse every file; publish its stories unless publisher is None (a dry run)."""
+    """Parse every file; publish its stories unless publisher is None (a dry run).
+    Each story must also pass admission (record size from the broker's limit, version):
+    a refused story is listed with its file and item, the rest of the file goes on."""
+    limits = publisher.limits if publisher is not None else StoryLimits()
     summary = IngestSummary()
     seen: set[tuple[str, int]] = set()
     files, summary.rejected = iter_files(paths)
     for number, path in enumerate(tqdm(files, desc="ingest", unit="file", disable=not show_progress)):
         summary.files += 1
         try:
-            result = parse_file(path, max_bytes)
+            result = admit(parse_file(path, max_bytes), limits)
         except InputError as exc:
             summary.rejected.append((str(path), exc.reason))
             continue

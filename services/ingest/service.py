@@ -22,11 +22,21 @@ from services.ingest.publisher import StoryPublisher
 log = logging.getLogger(__name__)
 
 
+# The beat loop runs every BEAT_S; three missed beats turn /healthz to 503.
+BEAT_S = 5.0
+STALE_AFTER_S = 3 * BEAT_S
+
+
 async def _beat_while_connected(health: Health, publisher: StoryPublisher) -> None:
+    """Beat while a working producer exists and Kafka answers; /healthz shows the producer's
+    state (replacements, the last fatal error). A producer found in a fatal state is
+    replaced here at the latest (a failed send replaces it at once); while it cannot be
+    replaced there is no beat, so /healthz turns 503 after STALE_AFTER_S."""
     while True:
-        if await asyncio.to_thread(publisher.connected):
-            health.beat()
-        await asyncio.sleep(5)
+        usable = await asyncio.to_thread(publisher.check)
+        if usable and await asyncio.to_thread(publisher.connected):
+            health.beat(**publisher.state())
+        await asyncio.sleep(BEAT_S)
 
 
 def start_channels(settings: IngestSettings, stop: threading.Event) -> list[threading.Thread]:
@@ -34,14 +44,16 @@ def start_channels(settings: IngestSettings, stop: threading.Event) -> list[thre
     threads = []
     if settings.drop_dir:
         folder = DropFolder(Path(settings.drop_dir), StoryPublisher(settings, "wirestream-dropfolder"),
-                            settings.max_item_bytes)
+                            settings.max_item_bytes, state_file=Path(settings.state_dir) / "dropfolder.json")
         threads.append(threading.Thread(target=watch, args=(folder, settings.drop_scan_s, stop),
                                         name="dropfolder", daemon=True))
     sources = parse_feed_setting(settings.feeds, settings.feed_interval_s)
     if sources:
         poller = FeedPoller(StoryPublisher(settings, "wirestream-feeds"), Path(settings.state_dir) / "feeds.json",
-                            settings.max_item_bytes, deadletter_topic=settings.topic_deadletter)
-        threads.append(threading.Thread(target=run_poller, args=(poller, sources, stop), name="feeds", daemon=True))
+                            settings.max_item_bytes, deadletter_topic=settings.topic_deadletter,
+                            fetch_timeout_s=settings.feed_fetch_timeout_s)
+        threads.append(threading.Thread(target=run_poller, args=(poller, sources, stop, settings.feed_concurrency),
+                                        name="feeds", daemon=True))
     for thread in threads:
         thread.start()
     return threads
@@ -51,7 +63,7 @@ def main() -> None:
     settings = IngestSettings()
     configure_logging(settings.log_level)
     ensure_topics(settings)
-    health = Health("ingest")
+    health = Health("ingest", stale_after_s=STALE_AFTER_S)
     serve_observability(health, settings.metrics_host, settings.metrics_port)
     publisher = StoryPublisher(settings)
     app = build_app(settings, publisher)

@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 
 from services.ingest.files import ingest_paths
+from services.ingest.admission import StoryLimits
 
 
 class FlakyPublisher:
+    limits = StoryLimits()  # Kafka's default broker limit
+
     """Acknowledges the first `ok` publishes, then fails like a broker gone away."""
 
     def __init__(self, ok: int):
@@ -47,6 +50,8 @@ def test_a_missing_path_is_rejected_and_the_other_paths_ingested(tmp_path):
 
 
 class RecordingPublisher:
+    limits = StoryLimits()  # Kafka's default broker limit
+
     def __init__(self):
         self.published = []
 

@@ -24,7 +24,7 @@ from services.ingest.formats.common import json_type
 from services.ingest.formats.control_framed import looks_control_framed, parse_anpa1312, parse_iptc7901
 from services.ingest.formats.digitalwires import looks_like_digitalwires, parse_digitalwires
 from services.ingest.formats.envelope import parse_envelope
-from services.ingest.formats.errors import InputError, ItemError, ParseResult, unexpected_reason
+from services.ingest.formats.errors import InputError, ItemError, ParseResult, item_limit, unexpected_reason
 from services.ingest.formats.newsml_1_2 import parse_newsml_1_2
 from services.ingest.formats.newsml_g2 import G2_ROOTS, parse_newsml_g2
 from services.ingest.formats.ninjs import looks_like_ninjs, parse_ninjs
@@ -147,7 +147,13 @@ DEFAULT_MAX_BYTES = 5_000_000  # the same default as WIRESTREAM_MAX_ITEM_BYTES
 
 
 def parse_bytes(data: bytes, *, content_type: str | None = None, filename: str | None = None,
-                max_bytes: int = DEFAULT_MAX_BYTES) -> ParseResult:
+                max_bytes: int = DEFAULT_MAX_BYTES, max_items: int | None = None) -> ParseResult:
+    """`max_items`: refuse (413) an input of more items than this before reading them."""
+    with item_limit(max_items):
+        return _parse_bytes(data, content_type, max_bytes)
+
+
+def _parse_bytes(data: bytes, content_type: str | None, max_bytes: int) -> ParseResult:
     if len(data) > max_bytes:
         raise InputError(f"item of {len(data)} bytes exceeds the limit of {max_bytes}", status=413)
     if not data.strip():

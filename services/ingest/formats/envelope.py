@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from shared.contract import Story, story_id, utcnow
 from services.ingest.formats.common import require_text
-from services.ingest.formats.errors import InputError, ItemError, ParseResult
+from services.ingest.formats.errors import InputError, ItemError, ParseResult, check_item_count
 
 _IGNORED_ON_INPUT = {"id", "received_at", "schema_version"}
 
@@ -39,6 +39,7 @@ def parse_envelope(document: object) -> ParseResult:
         result = ParseResult(format="envelope")
         if not document:
             raise InputError("empty batch")
+        check_item_count(len(document))
         for index, item in enumerate(document):
             try:
                 result.stories.append(story_from_envelope(item))

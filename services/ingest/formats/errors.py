@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 from shared.contract import Story
@@ -35,6 +38,7 @@ class ItemError:
 
     index: int
     reason: str
+    status: int = 400  # what the item alone would have been answered (413 too large, 403 forbidden)
 
 
 @dataclass
@@ -50,6 +54,7 @@ def parse_items(fmt: str, items: list, read) -> ParseResult:
     A single-item input whose item is unusable is refused as a whole (InputError),
     so a caller sending one story gets a 4xx with the reason, not an empty 202.
     """
+    check_item_count(len(items))
     result = ParseResult(format=fmt)
     for index, item in enumerate(items):
         try:
@@ -61,3 +66,26 @@ def parse_items(fmt: str, items: list, read) -> ParseResult:
     if len(items) == 1 and not result.stories:
         raise InputError(result.errors[0].reason)
     return result
+
+
+# The most items one input may carry, set by parse_bytes for the duration of one parse
+# (None: no limit). Multi-item parsers check it before they read any item, so a request
+# of 265,000 tiny stories is refused before it costs 265,000 Story objects.
+_max_items: ContextVar[int | None] = ContextVar("max_items", default=None)
+
+
+@contextmanager
+def item_limit(max_items: int | None) -> Iterator[None]:
+    token = _max_items.set(max_items)
+    try:
+        yield
+    finally:
+        _max_items.reset(token)
+
+
+def check_item_count(count: int) -> None:
+    """Refuse (413) an input with more items than the current item_limit."""
+    limit = _max_items.get()
+    if limit is not None and count > limit:
+        raise InputError(f"{count} items exceed the limit of {limit} items per request "
+                         "(WIRESTREAM_MAX_ITEMS_PER_REQUEST); send them in smaller batches", status=413)

@@ -15,7 +15,7 @@ from shared.contract import Dateline
 from services.ingest.formats.common import (build_story, dateline_field, html_to_text, is_html_media_type,
                                             language_tag, parse_datetime, pub_status_of, require_text,
                                             version_from, web_link)
-from services.ingest.formats.errors import InputError, ItemError, ParseResult
+from services.ingest.formats.errors import InputError, ItemError, ParseResult, check_item_count
 from services.ingest.formats.nitf import body_text, read_nitf
 from services.ingest.formats.plaintext import parse_dateline
 from services.ingest.formats.xml_nav import attr, child, children, descendant, descendants, local_name_of, text_of
@@ -200,6 +200,7 @@ def parse_newsml_g2(root) -> ParseResult:
         items = [e for e in container if local_name_of(e) in G2_ROOTS]
     else:
         items = [] if name == "newsMessage" else [root]
+    check_item_count(len(items))
     for index, item in enumerate(items):
         kind = local_name_of(item)
         if kind not in ("newsItem", "packageItem"):

@@ -14,7 +14,7 @@ import html
 import re
 
 from services.ingest.formats.common import build_story, normalise_paragraphs, parse_datetime
-from services.ingest.formats.errors import InputError, ItemError, ParseResult
+from services.ingest.formats.errors import InputError, ItemError, ParseResult, check_item_count
 from services.ingest.formats.plaintext import parse_dateline
 
 _DOCUMENT = re.compile(r"<REUTERS\b([^>]*)>(.*?)</REUTERS>", re.S)
@@ -42,6 +42,7 @@ def parse_reuters_sgml(text: str) -> ParseResult:
     documents = _DOCUMENT.findall(text)
     if not documents:
         raise InputError("no <REUTERS> documents found")
+    check_item_count(len(documents))
     result = ParseResult(format="reuters-sgml")
     for index, (attributes, document) in enumerate(documents):
         attrs = dict(_ATTR.findall(attributes))

@@ -20,7 +20,7 @@ import feedparser
 from shared.contract import Story
 from services.ingest.formats.common import (build_story, html_to_text, json_type, language_tag, object_list,
                                             parse_datetime, string_list, text_field, version_from, web_link)
-from services.ingest.formats.errors import InputError, ItemError, ParseResult, unexpected_reason
+from services.ingest.formats.errors import InputError, ItemError, ParseResult, check_item_count, unexpected_reason
 from services.ingest.formats.xml_safety import reject_entity_declarations
 
 
@@ -120,6 +120,8 @@ def _json_feed_story(item: object, source: str, feed_language: str) -> Story:
 
 def _read_items(fmt: str, items: Iterable, read: Callable[[object], Story]) -> ParseResult:
     """Every entry of a feed is a story or an ItemError saying why not: a feed is a batch."""
+    items = list(items)
+    check_item_count(len(items))
     result = ParseResult(format=fmt)
     for index, item in enumerate(items):
         try:

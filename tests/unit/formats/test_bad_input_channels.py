@@ -8,6 +8,7 @@ import json
 from services.ingest import dropfolder, files
 from services.ingest.dropfolder import DropFolder
 from services.ingest.files import ingest_paths
+from services.ingest.admission import StoryLimits
 
 GOOD = {"guid": "urn:test:good", "source": "TEST", "headline": "Good story", "body": "It went through."}
 # dpa digitalwires with a number where the teaser text belongs.
@@ -16,6 +17,8 @@ BAD_TYPES = {"format": "digitalwires@1.0", "urn": "urn:newsml:dpa.com:20090101:2
 
 
 class RecordingPublisher:
+    limits = StoryLimits()  # Kafka's default broker limit
+
     def __init__(self):
         self.published = []
 
