@@ -2,8 +2,9 @@
 
 A faust-streaming agent hosted by shared.runner.faust_host; the processing is
 services.extract.nlp.Enricher (spaCy NER for en/fr plus rules and
-normalisation), loaded once per process. Run one process per core: they share
-the partitions as one consumer group.
+normalisation), built once per worker process; each language's model loads
+when the first story in that language arrives. Run one process per core: they
+share the partitions as one consumer group.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from services.extract.nlp import Enricher
 
 
 def make_enricher(batch_size: int):
-    """Built inside the stage's worker process, so the models load there, once."""
+    """Built inside the stage's worker process, so the models load there (each on first use)."""
     return Enricher(batch_size=batch_size).enrich
 
 

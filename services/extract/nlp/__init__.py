@@ -89,14 +89,27 @@ def load_ner(lang: str):
 
 
 class Enricher:
+    """Models load on first use: a worker that never sees a French story never
+    pays for the French model (about 59 MB per process)."""
+
     def __init__(self, batch_size: int = 16, learn: bool = True):
         self.batch_size = batch_size
         self.learn = learn
         self.gazetteer = Gazetteer()
         self._nlp: dict[str, object] = {}
-        with _LOAD_LOCK:
-            for lang in MODELS:
-                self._nlp[lang] = load_ner(lang)
+
+    def nlp(self, lang: str):
+        """The NER pipeline for a language with a model, loaded once (thread-safe)."""
+        nlp = self._nlp.get(lang)
+        if nlp is None:
+            with _LOAD_LOCK:
+                nlp = self._nlp.get(lang)
+                if nlp is None:
+                    nlp = self._nlp[lang] = load_ner(lang)
+        return nlp
+
+    def loaded_models(self) -> list[str]:
+        return sorted(self._nlp)
 
     def model_name(self, lang: str | None) -> str:
         return MODELS.get(lang or "", "none")
@@ -107,10 +120,11 @@ class Enricher:
         preps = [prepare(t, s.headline) for t, s in zip(texts, stories)]
         mentions: list[list[Mention]] = [self._prep_mentions(p, t) for p, t in zip(preps, texts)]
 
-        for lang, nlp in self._nlp.items():
+        for lang in MODELS:
             idx = [i for i, s in enumerate(stories) if s.language == lang]
             if not idx:
                 continue
+            nlp = self.nlp(lang)
             docs = ((ner_text(texts[i], truecase_segments(preps[i].segments)), i) for i in idx)
             for doc, i in nlp.pipe(docs, batch_size=self.batch_size, as_tuples=True):
                 for ent in doc.ents:
@@ -128,7 +142,7 @@ class Enricher:
 
         # Languages without a model: shipped and learned names, by phrase matching.
         for i, s in enumerate(stories):
-            if s.language not in self._nlp:
+            if s.language not in MODELS:
                 for off, seg in preps[i].segments:
                     mentions[i].extend(self.gazetteer.find(seg, off))
 
@@ -143,7 +157,7 @@ class Enricher:
             cleaned = [c for m in ms for c in clean_mention(m, text)]
             cleaned += propagate(cleaned, prep.segments, text)
             entities = group_mentions(cleaned, text)
-            if self.learn and story.language in self._nlp:
+            if self.learn and story.language in MODELS:
                 self._learn(entities)
             update: dict = {"entities": entities, "ner_model": self.model_name(story.language)}
             if story.dateline is None and prep.dateline is not None:
