@@ -6,7 +6,8 @@ and ``ner_model`` set. Steps per story:
 1. text preparation (``textprep``): one segment per line, dateline and
    copyright/footer lines parsed and kept out of NER;
 2. NER-only spaCy pipelines for English and French, run with ``nlp.pipe`` over
-   the segments of all stories of a language in one batch stream;
+   the stories of a language in one batch stream (a story longer than
+   ``chunks.NER_CHUNK_CHARS`` in chunks cut at paragraph or line breaks);
 3. label mapping to one label set (``labels``);
    languages without a model get phrase matching of shipped and learned
    names instead (``gazetteer``; ``learn=False`` turns learning off);
@@ -25,11 +26,13 @@ from __future__ import annotations
 
 import re
 import threading
+from bisect import bisect_left, bisect_right
 from datetime import date
 
 from shared.contract import Entity, Story
 from shared.dateline import date_parts
 
+from .chunks import ChunkMerger, chunk_text
 from .gazetteer import Gazetteer
 from .labels import VALUE_LABELS, map_label
 from .rules import closest_year, estimate_reference, find_values
@@ -125,15 +128,19 @@ class Enricher:
             if not idx:
                 continue
             nlp = self.nlp(lang)
-            docs = ((ner_text(texts[i], truecase_segments(preps[i].segments)), i) for i in idx)
-            for doc, i in nlp.pipe(docs, batch_size=self.batch_size, as_tuples=True):
+            # A long story is read in chunks (spaCy's max_length, memory); offsets map back.
+            docs = ((chunk.text, (i, chunk)) for i in idx
+                    for chunk in chunk_text(ner_text(texts[i], truecase_segments(preps[i].segments))))
+            merger = ChunkMerger()
+            for doc, (i, chunk) in nlp.pipe(docs, batch_size=self.batch_size, as_tuples=True):
                 for ent in doc.ents:
+                    span = merger.keep(i, chunk, ent.start_char, ent.end_char)
                     label = map_label(ent.label_)
-                    if label is None:
+                    if span is None or label is None:
                         continue
                     # Lines are separate: an entity the model ran across a line
                     # break is cut there, each piece a weak (non-voting) mention.
-                    pieces = _line_pieces(ent.text, ent.start_char)
+                    pieces = _line_pieces(ent.text, span[0])
                     weight = 1.0 if len(pieces) == 1 else 0.0
                     for s0, piece in pieces:
                         mentions[i].append(
@@ -195,22 +202,46 @@ _TEMPORAL = re.compile(
 _AGE = re.compile(r"\d+[- ](?:year|month|week|day)s?[- ]old", re.IGNORECASE)
 
 
+class _Spans:
+    """[start, end) spans answering "does any overlap / contain this span?" in
+    O(log n): a story of thousands of numbers has thousands of rule spans and as
+    many model mentions, and a scan per mention made that quadratic (21 s for a
+    300 KB story)."""
+
+    def __init__(self, spans):
+        ordered = sorted(spans)
+        self._starts = [a for a, _ in ordered]
+        self._max_end: list[int] = []  # the largest end among the spans up to each index
+        top = -1
+        for _, b in ordered:
+            top = max(top, b)
+            self._max_end.append(top)
+
+    def overlaps(self, start: int, end: int) -> bool:
+        k = bisect_left(self._starts, end)  # spans starting before `end`
+        return k > 0 and self._max_end[k - 1] > start
+
+    def contains(self, start: int, end: int) -> bool:
+        k = bisect_right(self._starts, start)  # spans starting at or before `start`
+        return k > 0 and self._max_end[k - 1] >= end
+
+
 def _merge_values(model_ms: list[Mention], rule_ms: list[Mention],
                   not_dates: list[tuple[int, int]] = ()) -> list[Mention]:
     """Rules win over the model for DATE/MONEY/PERCENT/QUANTITY; model value
     spans that overlap no rule match are kept unless they are ages, have no
     temporal/numeric content ("the end of") or cover a weekday the rules found
     to be part of a name ("Sunday" of "the Sunday Telegraph")."""
-    spans = sorted((m.start, m.end) for m in rule_ms)
-    vetoes = spans + list(not_dates)
+    spans = _Spans((m.start, m.end) for m in rule_ms)
+    vetoes = _Spans([(m.start, m.end) for m in rule_ms] + list(not_dates))
     out = list(rule_ms)
     for m in model_ms:
         if m.label in VALUE_LABELS:
-            if any(a < m.end and m.start < b for a, b in vetoes):
+            if vetoes.overlaps(m.start, m.end):
                 continue
             if _AGE.search(m.text) or not _TEMPORAL.search(m.text):
                 continue
-        elif any(a <= m.start and m.end <= b for a, b in spans):
+        elif spans.contains(m.start, m.end):
             continue  # a name inside a money/date match ("Euro" in "1,5 Milliarden Euro")
         out.append(m)
     return out
