@@ -14,7 +14,8 @@ and ``ner_model`` set. Steps per story:
 4. rules for dates, money, percentages, quantities (``rules``), all languages;
 5. within-story normalisation (``normalize``): titles stripped, surnames
    attached to full names, names propagated to mentions the model missed,
-   one label per entity by majority, canonical keys.
+   one label per entity by majority, canonical keys;
+6. the entity list capped (``fit.cap_entities``, ``entities_truncated``).
 
 The Enricher's only state besides the models is the learned-name list, which
 grows (bounded) as stories in en/fr are enriched.
@@ -33,6 +34,7 @@ from shared.contract import Entity, Story
 from shared.dateline import date_parts
 
 from .chunks import ChunkMerger, chunk_text
+from .fit import cap_entities
 from .gazetteer import Gazetteer
 from .labels import VALUE_LABELS, map_label
 from .rules import closest_year, estimate_reference, find_values
@@ -163,10 +165,12 @@ class Enricher:
             ms = _merge_values(ms, rule_ms, not_dates)
             cleaned = [c for m in ms for c in clean_mention(m, text)]
             cleaned += propagate(cleaned, prep.segments, text)
-            entities = group_mentions(cleaned, text)
+            # Capped: Elasticsearch refuses more than 10,000 nested entities (shared/limits.py).
+            entities, truncated = cap_entities(group_mentions(cleaned, text))
             if self.learn and story.language in MODELS:
                 self._learn(entities)
-            update: dict = {"entities": entities, "ner_model": self.model_name(story.language)}
+            update: dict = {"entities": entities, "entities_truncated": truncated,
+                            "ner_model": self.model_name(story.language)}
             if story.dateline is None and prep.dateline is not None:
                 update["dateline"] = prep.dateline.to_contract()
             out.append(story.model_copy(update=update, deep=True))
