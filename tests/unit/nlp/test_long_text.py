@@ -148,3 +148,19 @@ def test_a_long_story_without_a_model_is_matched_and_capped(enricher):
     by_text = {e.text: e for e in out.entities}
     assert by_text["Carlos Ghosn"].count == 5000 and len(by_text["Carlos Ghosn"].offsets) == MAX_OFFSETS_PER_ENTITY
     assert out.entities_truncated
+
+
+def test_span_index_answers_as_the_scan_it_replaces():
+    import random
+
+    from services.extract.nlp import _Spans
+
+    rng = random.Random(7)
+    for _ in range(200):
+        spans = [(a, a + rng.randint(1, 12)) for a in (rng.randint(0, 200) for _ in range(rng.randint(0, 15)))]
+        index = _Spans(spans)
+        for _ in range(20):
+            s = rng.randint(0, 210)
+            e = s + rng.randint(1, 12)
+            assert index.overlaps(s, e) == any(a < e and s < b for a, b in spans)
+            assert index.contains(s, e) == any(a <= s and e <= b for a, b in spans)
