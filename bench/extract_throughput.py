@@ -71,7 +71,7 @@ def main() -> int:
     from services.extract.nlp import Enricher
 
     enricher = Enricher(batch_size=args.batch_size, learn=False)
-    nlp = enricher._nlp["en"]
+    nlp = enricher.nlp("en")
     texts = [s.text for s in stories]
     chars = sum(len(t) for t in texts)
     # warm up both paths

@@ -15,6 +15,8 @@ BENCH = Path(__file__).resolve().parent
 SCRIPTS = [
     ("parse", ["parse_throughput.py"]),
     ("extract", ["extract_throughput.py"]),
+    # Learned-names matcher: learn and match cost against the number of names (worst case).
+    ("gazetteer", ["gazetteer_cost.py"]),
     # The service as deployed (one extract process per core) and a single process, each vs raw spaCy.
     ("extract_service_1_replica", ["extract_service_throughput.py", "--replicas", "1", "--stories", "400",
                                    "--out", "bench/results/extract_service_1_replica.json"]),

@@ -66,7 +66,8 @@ class Entity(BaseModel):
     count: int = Field(default=1, ge=1, description="Number of mentions in the story.")
     offsets: list[tuple[int, int]] = Field(
         default_factory=list,
-        description="[start, end) character offsets of each mention into headline + '\\n\\n' + body.",
+        description="[start, end) character offsets of each mention into headline + '\\n\\n' + body "
+        "(the first MAX_OFFSETS_PER_ENTITY of shared/limits.py when there are more; count stays exact).",
     )
     method: str = Field(
         default="model",
@@ -108,6 +109,12 @@ class Story(BaseModel):
     language: str | None = Field(default=None, description="ISO 639-1 code (639-3 if none), 'und' if unsure.")
     language_confidence: float | None = Field(default=None, ge=0.0, le=1.0)
     entities: list[Entity] = Field(default_factory=list)
+    entities_truncated: bool = Field(
+        default=False,
+        description="True when extract left entities or offsets out to keep within the limits of "
+        "shared/limits.py (entities per story, offsets per entity, the Kafka record size): the names "
+        "with most mentions are kept first; an entity's count stays exact when its offsets are cut.",
+    )
     ner_model: str | None = Field(
         default=None, description="spaCy model that ran, or 'none' when no model covers the language."
     )

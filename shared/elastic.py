@@ -85,6 +85,7 @@ def story_mappings() -> dict:
             "language": {"type": "keyword"},
             "language_confidence": {"type": "float"},
             "ner_model": {"type": "keyword"},
+            "entities_truncated": {"type": "boolean"},
             "entities": {
                 "type": "nested",
                 "properties": {

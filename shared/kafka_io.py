@@ -77,7 +77,7 @@ def broker_max_message_bytes(settings: CommonSettings, topic: str | None = None)
                                       "message.max.bytes")
                 if found is not None:
                     break
-    except KafkaError as exc:
+    except (KafkaError, KeyError) as exc:  # KeyError: kafka-python's describe_cluster on noida-db's answer
         log.warning("could not read the broker's message size limit (%r); assuming Kafka's default", exc)
         found = None
     finally:

@@ -6,14 +6,16 @@ and ``ner_model`` set. Steps per story:
 1. text preparation (``textprep``): one segment per line, dateline and
    copyright/footer lines parsed and kept out of NER;
 2. NER-only spaCy pipelines for English and French, run with ``nlp.pipe`` over
-   the segments of all stories of a language in one batch stream;
+   the stories of a language in one batch stream (a story longer than
+   ``chunks.NER_CHUNK_CHARS`` in chunks cut at paragraph or line breaks);
 3. label mapping to one label set (``labels``);
    languages without a model get phrase matching of shipped and learned
    names instead (``gazetteer``; ``learn=False`` turns learning off);
 4. rules for dates, money, percentages, quantities (``rules``), all languages;
 5. within-story normalisation (``normalize``): titles stripped, surnames
    attached to full names, names propagated to mentions the model missed,
-   one label per entity by majority, canonical keys.
+   one label per entity by majority, canonical keys;
+6. the entity list capped (``fit.cap_entities``, ``entities_truncated``).
 
 The Enricher's only state besides the models is the learned-name list, which
 grows (bounded) as stories in en/fr are enriched.
@@ -25,11 +27,14 @@ from __future__ import annotations
 
 import re
 import threading
+from bisect import bisect_left, bisect_right
 from datetime import date
 
 from shared.contract import Entity, Story
 from shared.dateline import date_parts
 
+from .chunks import ChunkMerger, chunk_text
+from .fit import cap_entities
 from .gazetteer import Gazetteer
 from .labels import VALUE_LABELS, map_label
 from .rules import closest_year, estimate_reference, find_values
@@ -89,14 +94,27 @@ def load_ner(lang: str):
 
 
 class Enricher:
+    """Models load on first use: a worker that never sees a French story never
+    pays for the French model (about 59 MB per process)."""
+
     def __init__(self, batch_size: int = 16, learn: bool = True):
         self.batch_size = batch_size
         self.learn = learn
         self.gazetteer = Gazetteer()
         self._nlp: dict[str, object] = {}
-        with _LOAD_LOCK:
-            for lang in MODELS:
-                self._nlp[lang] = load_ner(lang)
+
+    def nlp(self, lang: str):
+        """The NER pipeline for a language with a model, loaded once (thread-safe)."""
+        nlp = self._nlp.get(lang)
+        if nlp is None:
+            with _LOAD_LOCK:
+                nlp = self._nlp.get(lang)
+                if nlp is None:
+                    nlp = self._nlp[lang] = load_ner(lang)
+        return nlp
+
+    def loaded_models(self) -> list[str]:
+        return sorted(self._nlp)
 
     def model_name(self, lang: str | None) -> str:
         return MODELS.get(lang or "", "none")
@@ -107,19 +125,24 @@ class Enricher:
         preps = [prepare(t, s.headline) for t, s in zip(texts, stories)]
         mentions: list[list[Mention]] = [self._prep_mentions(p, t) for p, t in zip(preps, texts)]
 
-        for lang, nlp in self._nlp.items():
+        for lang in MODELS:
             idx = [i for i, s in enumerate(stories) if s.language == lang]
             if not idx:
                 continue
-            docs = ((ner_text(texts[i], truecase_segments(preps[i].segments)), i) for i in idx)
-            for doc, i in nlp.pipe(docs, batch_size=self.batch_size, as_tuples=True):
+            nlp = self.nlp(lang)
+            # A long story is read in chunks (spaCy's max_length, memory); offsets map back.
+            docs = ((chunk.text, (i, chunk)) for i in idx
+                    for chunk in chunk_text(ner_text(texts[i], truecase_segments(preps[i].segments))))
+            merger = ChunkMerger()
+            for doc, (i, chunk) in nlp.pipe(docs, batch_size=self.batch_size, as_tuples=True):
                 for ent in doc.ents:
+                    span = merger.keep(i, chunk, ent.start_char, ent.end_char)
                     label = map_label(ent.label_)
-                    if label is None:
+                    if span is None or label is None:
                         continue
                     # Lines are separate: an entity the model ran across a line
                     # break is cut there, each piece a weak (non-voting) mention.
-                    pieces = _line_pieces(ent.text, ent.start_char)
+                    pieces = _line_pieces(ent.text, span[0])
                     weight = 1.0 if len(pieces) == 1 else 0.0
                     for s0, piece in pieces:
                         mentions[i].append(
@@ -128,7 +151,7 @@ class Enricher:
 
         # Languages without a model: shipped and learned names, by phrase matching.
         for i, s in enumerate(stories):
-            if s.language not in self._nlp:
+            if s.language not in MODELS:
                 for off, seg in preps[i].segments:
                     mentions[i].extend(self.gazetteer.find(seg, off))
 
@@ -142,10 +165,12 @@ class Enricher:
             ms = _merge_values(ms, rule_ms, not_dates)
             cleaned = [c for m in ms for c in clean_mention(m, text)]
             cleaned += propagate(cleaned, prep.segments, text)
-            entities = group_mentions(cleaned, text)
-            if self.learn and story.language in self._nlp:
+            # Capped: Elasticsearch refuses more than 10,000 nested entities (shared/limits.py).
+            entities, truncated = cap_entities(group_mentions(cleaned, text))
+            if self.learn and story.language in MODELS:
                 self._learn(entities)
-            update: dict = {"entities": entities, "ner_model": self.model_name(story.language)}
+            update: dict = {"entities": entities, "entities_truncated": truncated,
+                            "ner_model": self.model_name(story.language)}
             if story.dateline is None and prep.dateline is not None:
                 update["dateline"] = prep.dateline.to_contract()
             out.append(story.model_copy(update=update, deep=True))
@@ -181,22 +206,46 @@ _TEMPORAL = re.compile(
 _AGE = re.compile(r"\d+[- ](?:year|month|week|day)s?[- ]old", re.IGNORECASE)
 
 
+class _Spans:
+    """[start, end) spans answering "does any overlap / contain this span?" in
+    O(log n): a story of thousands of numbers has thousands of rule spans and as
+    many model mentions, and a scan per mention made that quadratic (21 s for a
+    300 KB story)."""
+
+    def __init__(self, spans):
+        ordered = sorted(spans)
+        self._starts = [a for a, _ in ordered]
+        self._max_end: list[int] = []  # the largest end among the spans up to each index
+        top = -1
+        for _, b in ordered:
+            top = max(top, b)
+            self._max_end.append(top)
+
+    def overlaps(self, start: int, end: int) -> bool:
+        k = bisect_left(self._starts, end)  # spans starting before `end`
+        return k > 0 and self._max_end[k - 1] > start
+
+    def contains(self, start: int, end: int) -> bool:
+        k = bisect_right(self._starts, start)  # spans starting at or before `start`
+        return k > 0 and self._max_end[k - 1] >= end
+
+
 def _merge_values(model_ms: list[Mention], rule_ms: list[Mention],
                   not_dates: list[tuple[int, int]] = ()) -> list[Mention]:
     """Rules win over the model for DATE/MONEY/PERCENT/QUANTITY; model value
     spans that overlap no rule match are kept unless they are ages, have no
     temporal/numeric content ("the end of") or cover a weekday the rules found
     to be part of a name ("Sunday" of "the Sunday Telegraph")."""
-    spans = sorted((m.start, m.end) for m in rule_ms)
-    vetoes = spans + list(not_dates)
+    spans = _Spans((m.start, m.end) for m in rule_ms)
+    vetoes = _Spans([(m.start, m.end) for m in rule_ms] + list(not_dates))
     out = list(rule_ms)
     for m in model_ms:
         if m.label in VALUE_LABELS:
-            if any(a < m.end and m.start < b for a, b in vetoes):
+            if vetoes.overlaps(m.start, m.end):
                 continue
             if _AGE.search(m.text) or not _TEMPORAL.search(m.text):
                 continue
-        elif any(a <= m.start and m.end <= b for a, b in spans):
+        elif spans.contains(m.start, m.end):
             continue  # a name inside a money/date match ("Euro" in "1,5 Milliarden Euro")
         out.append(m)
     return out

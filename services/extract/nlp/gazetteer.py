@@ -6,6 +6,12 @@ data/build_gazetteer.py, orgs.tsv is hand-compiled) and from names the models
 found in other stories processed by the same Enricher (``learn``). Matching
 is on whole tokens, case-sensitive (so "Turkey" the country is not "turkey"
 the bird), longest match first.
+
+The names are a trie over tokens (nested dicts, one level per token), so both
+costs are bounded whatever the number of names: learning a name walks its own
+tokens, and matching walks at most ``MAX_NAME_TOKENS`` trie levels from each
+token of a story (every name sharing a first token, as 20,000 "Saint ..."
+names do, shares one path instead of being scanned one by one).
 """
 
 from __future__ import annotations
@@ -18,6 +24,13 @@ from .normalize import Mention
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 _TOKEN = re.compile(r"[^\W_]+(?:[-'’.][^\W_]+)*|[^\w\s]")
 MAX_LEARNED = 50_000
+# Longest name kept, in tokens: the shipped lists' longest has 10 ("Saint Helena,
+# Ascension and Tristan da Cunha" is 8); a longer "name" is a model's run-on
+# span, and this bound is what bounds the matching work per token.
+MAX_NAME_TOKENS = 12
+# The key under which a trie node keeps the name ending there: (label, source).
+# Tokens are non-empty strings, so it can never clash with a child.
+_END = ""
 
 
 def _tokens(text: str) -> list[tuple[int, int, str]]:
@@ -26,8 +39,11 @@ def _tokens(text: str) -> list[tuple[int, int, str]]:
 
 class Gazetteer:
     def __init__(self, data_dir: Path | None = DATA_DIR):
-        self._first: dict[str, list[tuple[tuple[str, ...], str, str]]] = {}
+        self._root: dict = {}
+        self._size = 0
         self.learned = 0
+        # Trie nodes visited by the last find(): the work it did, for tests and benchmarks.
+        self.last_find_steps = 0
         if data_dir is not None and data_dir.is_dir():
             for f in sorted(data_dir.glob("*.tsv")):
                 for line in f.read_text(encoding="utf-8").splitlines():
@@ -38,14 +54,18 @@ class Gazetteer:
                         self.add(name.strip(), label.strip(), "gazetteer")
 
     def add(self, name: str, label: str, source: str = "gazetteer") -> bool:
-        toks = tuple(t for _, _, t in _tokens(name))
-        if not toks or not any(c.isupper() for c in name):
+        """Add a name; False when it has no capital, is too long, or is known already
+        (the first label and source given for a name stay)."""
+        toks = [t for _, _, t in _tokens(name)]
+        if not toks or len(toks) > MAX_NAME_TOKENS or not any(c.isupper() for c in name):
             return False
-        bucket = self._first.setdefault(toks[0], [])
-        if any(t == toks for t, _, _ in bucket):
+        node = self._root
+        for tok in toks:
+            node = node.setdefault(tok, {})
+        if _END in node:
             return False
-        bucket.append((toks, label, source))
-        bucket.sort(key=lambda x: -len(x[0]))
+        node[_END] = (label, source)
+        self._size += 1
         return True
 
     def learn(self, name: str, label: str) -> None:
@@ -54,25 +74,33 @@ class Gazetteer:
             self.learned += 1
 
     def __len__(self) -> int:
-        return sum(len(v) for v in self._first.values())
+        return self._size
 
     def find(self, seg: str, offset: int) -> list[Mention]:
         toks = _tokens(seg)
+        root = self._root
         out: list[Mention] = []
-        i = 0
-        while i < len(toks):
-            hit = None
-            for cand, label, source in self._first.get(toks[i][2], ()):
-                n = len(cand)
-                if tuple(t for _, _, t in toks[i:i + n]) == cand:
-                    hit = (n, label, source)
+        steps = 0
+        i, n_toks = 0, len(toks)
+        while i < n_toks:
+            # Walk the trie from token i; the deepest node holding a name is the
+            # longest match. At most MAX_NAME_TOKENS steps, however many names.
+            node, j, hit = root, i, None
+            while j < n_toks:
+                node = node.get(toks[j][2])
+                steps += 1
+                if node is None:
                     break
+                j += 1
+                if _END in node:
+                    hit = (j, node[_END])
             if hit:
-                n, label, source = hit
-                s, e = toks[i][0], toks[i + n - 1][1]
+                j, (label, source) = hit
+                s, e = toks[i][0], toks[j - 1][1]
                 # "gazetteer": a shipped list; "learned": a name a model found in an earlier story
                 out.append(Mention(offset + s, offset + e, seg[s:e], label, source))
-                i += n
+                i = j
             else:
                 i += 1
+        self.last_find_steps = steps
         return out
