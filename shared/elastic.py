@@ -20,6 +20,7 @@ import time
 
 from elasticsearch import ApiError, Elasticsearch, TransportError
 
+from shared.connection_security import elasticsearch_kwargs
 from shared.settings import CommonSettings
 
 log = logging.getLogger(__name__)
@@ -108,7 +109,8 @@ def story_mappings() -> dict:
 
 
 def make_client(settings: CommonSettings) -> Elasticsearch:
-    return Elasticsearch(settings.elasticsearch_url, request_timeout=30, retry_on_timeout=True, max_retries=3)
+    return Elasticsearch(settings.elasticsearch_url, request_timeout=30, retry_on_timeout=True, max_retries=3,
+                         **elasticsearch_kwargs(settings))
 
 
 def wait_for_elasticsearch(es: Elasticsearch, timeout_s: float = 60.0) -> None:

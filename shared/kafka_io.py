@@ -13,6 +13,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import ConfigResource, ConfigResourceType, NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
+from shared.connection_security import kafka_python_kwargs
 from shared.limits import KAFKA_DEFAULT_MAX_MESSAGE_BYTES
 from shared.settings import CommonSettings
 
@@ -34,7 +35,8 @@ def wait_for_admin(settings: CommonSettings, timeout_s: float = 60.0) -> KafkaAd
     deadline = time.monotonic() + timeout_s
     while True:
         try:
-            return KafkaAdminClient(bootstrap_servers=bootstrap_servers(settings), client_id="wirestream-admin")
+            return KafkaAdminClient(bootstrap_servers=bootstrap_servers(settings), client_id="wirestream-admin",
+                                    **kafka_python_kwargs(settings))
         except KafkaError as exc:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"Kafka at {settings.kafka_bootstrap} not reachable: {exc}") from exc
@@ -120,6 +122,7 @@ def make_producer(settings: CommonSettings, client_id: str) -> KafkaProducer:
         retries=5,
         max_request_size=MAX_REQUEST_BYTES,
         compression_type=None,
+        **kafka_python_kwargs(settings),
     )
 
 
@@ -137,6 +140,7 @@ def make_consumer(settings: CommonSettings, group_id: str, topics: list[str], **
         max_poll_interval_ms=settings.max_poll_interval_ms,
         fetch_max_bytes=MAX_REQUEST_BYTES * 2,
         max_partition_fetch_bytes=MAX_REQUEST_BYTES,
+        **kafka_python_kwargs(settings),
     )
     if settings.instance_id:
         config["group_instance_id"] = settings.instance_id
