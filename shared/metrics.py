@@ -64,3 +64,8 @@ DOWNSTREAM_RETRIES = Counter(
     "Retries of a downstream write (Elasticsearch bulk, Kafka produce) after a transient failure.",
     ["service"],
 )
+CONSUMER_LAG = Gauge(
+    "wirestream_consumer_lag",
+    "Records in a partition the service's consumer group has not committed yet (log-end offset minus committed offset).",
+    ["service", "topic", "partition"],
+)
