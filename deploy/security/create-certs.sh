@@ -8,7 +8,7 @@
 #   /certs/ca/ca.crt                      the CA every client trusts (world-readable)
 #   /certs/ca/ca.key                      the CA key (root only)
 #   /certs/elasticsearch/elasticsearch.{crt,key}
-#   /certs/kafka/kafka.p12, /certs/kafka/password   PKCS#12 keystore and its random password
+#   /certs/kafka/kafka.p12                PKCS#12 keystore, password KAFKA_KEYSTORE_PASSWORD (.env)
 #
 # KAFKA_PUBLIC_HOST (from .env) goes into Kafka's certificate, so remote clients
 # that connect to it by that name can verify the broker.
@@ -44,17 +44,16 @@ INSTANCES
   --ca-cert ca/ca.crt --ca-key ca/ca.key --out "$work/pem.zip"
 unzip -oq "$work/pem.zip" -d /certs
 
-# Kafka reads a PKCS#12 keystore; its password is random and stays in the volume.
+# Kafka reads a PKCS#12 keystore, with the password compose also gives the broker.
+: "${KAFKA_KEYSTORE_PASSWORD:?KAFKA_KEYSTORE_PASSWORD is not set}"
 mkdir -p kafka
-password=$(head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 32)
-printf '%s' "$password" > kafka/password
 cat > "$work/kafka.yml" <<INSTANCES
 instances:
   - name: kafka
     $kafka_names
 INSTANCES
 "$certutil" cert --silent --days "${CERT_DAYS:-825}" --in "$work/kafka.yml" \
-  --ca-cert ca/ca.crt --ca-key ca/ca.key --pass "$password" --out "$work/p12.zip"
+  --ca-cert ca/ca.crt --ca-key ca/ca.key --pass "$KAFKA_KEYSTORE_PASSWORD" --out "$work/p12.zip"
 unzip -oq "$work/p12.zip" -d "$work/p12"
 cp "$work/p12/kafka/kafka.p12" kafka/kafka.p12
 rm -rf "$work"

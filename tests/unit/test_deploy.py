@@ -189,7 +189,7 @@ def test_compose_refuses_to_start_without_each_secret(tmp_path):
     required = required_variables()
     assert {"ELASTIC_PASSWORD", "KIBANA_SYSTEM_PASSWORD", "KIBANA_ENCRYPTION_KEY", "WIRESTREAM_API_TOKEN",
             "GRAFANA_ADMIN_PASSWORD", "WIRESTREAM_ELASTICSEARCH_PASSWORD", "WIRESTREAM_KAFKA_SASL_PASSWORD",
-            "ALERT_WEBHOOK_URL"} <= required
+            "ALERT_WEBHOOK_URL", "KAFKA_KEYSTORE_PASSWORD"} <= required
     for name in sorted(required):
         result = run_compose(make_env_file(tmp_path, **{name: ""}), "config", "-q")
         assert result.returncode != 0, f"compose starts with {name} empty"
@@ -206,6 +206,12 @@ def test_env_example_documents_every_variable_and_leaves_secrets_empty():
     assert not unused, f".env.example sets variables docker-compose.yml never reads: {unused}"
     for name in required_variables():
         assert example[name] == "", f".env.example must leave the secret {name} empty, so compose refuses it"
+    # Where .env.example shows a setting, it shows the setting's default, as compose does.
+    all_fields = {name: field for cls in SERVICE_SETTINGS.values() for name, field in cls.model_fields.items()}
+    for key, value in example.items():
+        if key.startswith(ENV_PREFIX) and value:
+            assert value == str(all_fields[settings_field(key)].default), f".env.example {key}={value}"
+            assert f"${{{key}:-{value}}}" in text, f"docker-compose.yml's default for {key} differs from .env.example"
     ignored = (REPO / ".gitignore").read_text().splitlines()
     assert ".env" in ignored, ".env holds the secrets: git must ignore it"
     assert ".env" in (REPO / ".dockerignore").read_text().splitlines(), ".env must not reach the image build"
@@ -244,6 +250,12 @@ def test_services_connect_with_credentials_and_the_ca(tmp_path):
     kafka_env = model["kafka"]["environment"]
     protocols = dict(pair.split(":") for pair in kafka_env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(","))
     assert protocols["INTERNAL"] == protocols["EXTERNAL"] == "SASL_SSL"
+    # Listener names hold no "SSL://", so the image's start script does not look for its own
+    # keystore files: the keystore is configured directly, with the password the certs job used.
+    assert kafka_env["KAFKA_SSL_KEYSTORE_LOCATION"] == "/etc/kafka/secrets/kafka/kafka.p12"
+    assert any(v["source"] == "certs" and v["target"] == "/etc/kafka/secrets" for v in model["kafka"]["volumes"])
+    assert kafka_env["KAFKA_SSL_KEYSTORE_PASSWORD"] == model["certs"]["environment"]["KAFKA_KEYSTORE_PASSWORD"]
+    assert "kafka/kafka.p12" in (DEPLOY / "security" / "create-certs.sh").read_text()
     # The broker knows the password the services send.
     assert 'user_wirestream="kafka-pw-0123456789"' in kafka_env["KAFKA_LISTENER_NAME_INTERNAL_PLAIN_SASL_JAAS_CONFIG"]
     assert model["elasticsearch"]["environment"]["xpack.security.enabled"] == "true"
