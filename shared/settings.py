@@ -8,7 +8,9 @@ is generated from the same classes (a test keeps the two in step).
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -89,6 +91,68 @@ class CommonSettings(BaseSettings):
         "restarted consumer with the same id takes its partitions back at once instead of waiting for "
         "the group to expire the dead member. Unset: dynamic membership.",
     )
+    topic_deadletter_retention_ms: int = Field(
+        90 * 24 * 3600 * 1000,
+        ge=-1,
+        description="retention.ms of the dead-letter topic, set when a service creates it (default 90 "
+        "days, -1 keeps them for ever). Stories on the other topics keep the broker's retention "
+        "(7 days in docker-compose.yml): dead letters are kept far longer, to be read and replayed.",
+    )
+    # Connection security: shared/connection_security.py turns these into the keyword
+    # arguments of kafka-python, faust/aiokafka and elasticsearch-py.
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="How clients talk to Kafka: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL."
+    )
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
+        "PLAIN", description="SASL mechanism when the protocol is SASL_*: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512."
+    )
+    kafka_sasl_username: str | None = Field(None, description="SASL user name (required with SASL_*).")
+    kafka_sasl_password: SecretStr | None = Field(None, description="SASL password (required with SASL_*).")
+    kafka_ssl_cafile: str | None = Field(
+        None, description="PEM file of the CA that signed the brokers' certificates (SSL, SASL_SSL). "
+        "Unset: the system's trusted CAs."
+    )
+    kafka_ssl_certfile: str | None = Field(
+        None, description="PEM client certificate, for brokers that require mutual TLS."
+    )
+    kafka_ssl_keyfile: str | None = Field(None, description="PEM private key of kafka_ssl_certfile.")
+    kafka_ssl_check_hostname: bool = Field(
+        True, description="Check that the broker's certificate names the host connected to."
+    )
+    elasticsearch_username: str | None = Field(
+        None, description="Elasticsearch user (basic authentication); needs elasticsearch_password."
+    )
+    elasticsearch_password: SecretStr | None = Field(None, description="Password of elasticsearch_username.")
+    elasticsearch_api_key: SecretStr | None = Field(
+        None, description="Elasticsearch API key (the base64 `encoded` value); instead of a user and password."
+    )
+    elasticsearch_ca_certs: str | None = Field(
+        None, description="PEM file of the CA that signed Elasticsearch's HTTP certificate (https URLs). "
+        "Unset: the system's trusted CAs."
+    )
+    elasticsearch_verify_certs: bool = Field(
+        True, description="Verify Elasticsearch's certificate. Turn off only for a throwaway test cluster."
+    )
+
+    @model_validator(mode="after")
+    def _credentials_are_complete(self):
+        # A half-configured credential fails at start-up naming the variable, not at the first connection.
+        if self.kafka_security_protocol.startswith("SASL_") and not (
+            self.kafka_sasl_username and self.kafka_sasl_password
+        ):
+            raise ValueError(
+                f"WIRESTREAM_KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol} needs "
+                "WIRESTREAM_KAFKA_SASL_USERNAME and WIRESTREAM_KAFKA_SASL_PASSWORD"
+            )
+        if bool(self.kafka_ssl_certfile) != bool(self.kafka_ssl_keyfile):
+            raise ValueError("WIRESTREAM_KAFKA_SSL_CERTFILE and WIRESTREAM_KAFKA_SSL_KEYFILE go together")
+        if bool(self.elasticsearch_username) != bool(self.elasticsearch_password):
+            raise ValueError("WIRESTREAM_ELASTICSEARCH_USERNAME and WIRESTREAM_ELASTICSEARCH_PASSWORD go together")
+        if self.elasticsearch_username and self.elasticsearch_api_key:
+            raise ValueError(
+                "set WIRESTREAM_ELASTICSEARCH_API_KEY or WIRESTREAM_ELASTICSEARCH_USERNAME/PASSWORD, not both"
+            )
+        return self
 
 
 class IngestSettings(CommonSettings):

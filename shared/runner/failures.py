@@ -15,7 +15,7 @@
   systemically failed past its give-up time exits (crash-only) so a supervisor
   restarts it and an operator is alerted. Never dead-letter a whole stream.
 
-See docs/decisions/0008-failure-classes.md.
+See docs/decisions/0010-failure-classes-and-crash-only.md.
 """
 
 from __future__ import annotations

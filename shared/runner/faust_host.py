@@ -44,6 +44,7 @@ from dataclasses import dataclass
 import faust
 
 from shared import deadletter, metrics
+from shared.connection_security import faust_app_kwargs
 from shared.fetch_backoff import install_for_aiokafka
 from shared.kafka_io import MAX_REQUEST_BYTES, bootstrap_servers, broker_max_message_bytes, ensure_topics
 from shared.limits import max_record_value_bytes
@@ -277,6 +278,7 @@ def build_app(stage: TransformStage, settings: CommonSettings, group_id: str, ho
         web_enabled=False,  # our own /metrics and /healthz instead
         store="memory://",
         datadir=tempfile.mkdtemp(prefix=f"wirestream-{stage.name}-"),
+        **faust_app_kwargs(settings),  # SASL/TLS to Kafka, when configured
     )
     source = app.topic(stage.source_topic, key_type=bytes, value_type=bytes)
     sink = app.topic(stage.sink_topic, key_type=bytes, value_type=bytes)

