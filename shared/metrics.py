@@ -95,3 +95,9 @@ GROUP_LAG = Gauge(
     "are all stopped still shows (and grows).",
     ["group", "topic"],
 )
+WORKER_REPLACEMENTS = Counter(
+    "wirestream_worker_replacements_total",
+    "Times a stage's worker process was killed and replaced because it hung on a batch past its "
+    "deadline or died; the batch is processed again (one story at a time after a hang).",
+    ["service"],
+)

@@ -187,15 +187,17 @@ def producer(running_stack: Stack) -> KafkaProducer:
 
 
 @pytest.fixture
-def deadletters(running_stack: Stack) -> Callable[[], list[dict]]:
-    """Reads the whole dead-letter topic each call (it is small in tests)."""
+def deadletters(running_stack: Stack) -> Callable[..., list[dict]]:
+    """Reads the whole dead-letter topic each call (it is small in tests): the dead letters,
+    or with markers=True the replay markers `wirestream deadletter replay` writes there."""
 
-    def read() -> list[dict]:
+    def read(markers: bool = False) -> list[dict]:
         consumer = KafkaConsumer("news.deadletter", bootstrap_servers=running_stack.bootstrap,
                                  group_id=None, auto_offset_reset="earliest", consumer_timeout_ms=2000,
                                  enable_auto_commit=False, fetch_max_bytes=32 * 1024 * 1024,
                                  max_partition_fetch_bytes=16 * 1024 * 1024)
-        records = [json.loads(record.value) for record in consumer]
+        records = [json.loads(record.value) for record in consumer
+                   if any(key == "dead-letter-replayed" for key, _ in record.headers or []) == markers]
         consumer.close()
         return records
 

@@ -55,8 +55,11 @@ def test_a_rebalance_while_the_sink_is_down_loses_nothing(running_stack):
     producer.flush()
     producer.close()
 
+    # A short max poll interval is also the group's rebalance timeout: the broker waits that
+    # long for every member to rejoin, and these consumers rejoin within a second.
     settings = IndexSettings(kafka_bootstrap=running_stack.bootstrap, session_timeout_ms=6000,
-                             heartbeat_interval_ms=1000, retry_backoff_max_s=1.0, empty_fetch_backoff_ms=50)
+                             heartbeat_interval_ms=1000, max_poll_interval_ms=20000, retry_backoff_max_s=1.0,
+                             empty_fetch_backoff_ms=50)
     sink = ControlledSink()
     host = SinkHost(SinkStage(name="index", source_topic=topic, write=sink.write, batch_size=50),
                     settings, group, Health("index"), poll_timeout_ms=100)
@@ -74,11 +77,12 @@ def test_a_rebalance_while_the_sink_is_down_loses_nothing(running_stack):
         # A second member joins (the group rebalances), then leaves (it rebalances again and
         # both partitions come back to the first consumer), all while the sink is down.
         other = KafkaConsumer(topic, bootstrap_servers=running_stack.bootstrap, group_id=group,
-                              enable_auto_commit=False, session_timeout_ms=6000, heartbeat_interval_ms=1000)
-        wait_until(lambda: other.poll(timeout_ms=200) is not None and other.assignment(), timeout_s=60,
+                              enable_auto_commit=False, session_timeout_ms=6000, heartbeat_interval_ms=1000,
+                              max_poll_interval_ms=20000)
+        wait_until(lambda: other.poll(timeout_ms=200) is not None and other.assignment(), timeout_s=120,
                    what="the second consumer getting partitions")
         other.close(autocommit=False)
-        wait_until(lambda: len(host.consumer.assignment()) == 2, timeout_s=60,
+        wait_until(lambda: len(host.consumer.assignment()) == 2, timeout_s=120,
                    what="both partitions back with the first consumer")
 
         sink.down = False

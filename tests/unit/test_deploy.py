@@ -527,7 +527,8 @@ def test_alerts_cover_what_an_operator_must_hear_about():
         assert f'absent(up{{job="{job}"}})' in joined, f"no absent() alert for {job}"
     loop = re.search(r"^\s*for service in (.+); do$", (DEPLOY / "prometheus" / "expected-replicas.sh").read_text(), re.M)
     assert loop and set(loop.group(1).split()) == set(SERVICE_SETTINGS), "expected-replicas.sh must cover every service"
-    for needed in ("wirestream_consumer_lag", "wirestream_deadlettered_total", "wirestream_failures_total",
+    for needed in ("wirestream_group_lag", "wirestream_ready", "wirestream_systemic_failures_total",
+                   "wirestream_deadlettered_total", "wirestream_failures_total",
                    "wirestream_end_to_end_latency_seconds_bucket", "wirestream_paused_partitions",
                    "elasticsearch_filesystem_data_available_bytes", "wirestream:expected_replicas"):
         assert needed in joined, f"no alert on {needed}"

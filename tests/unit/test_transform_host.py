@@ -26,7 +26,7 @@ def _host(monkeypatch, max_value_bytes=1_000_000, **settings) -> TransformHost:
     monkeypatch.setattr(faust_host.asyncio, "sleep", no_sleep)
     stage = TransformStage(name="extract", source_topic="news.detected", sink_topic="news.enriched",
                            make_process=lambda: None)
-    return TransformHost(stage, ExtractSettings(**settings), Health("extract"), pool=None,
+    return TransformHost(stage, ExtractSettings(**settings), Health("extract"), worker=None,
                          max_value_bytes=max_value_bytes)
 
 
@@ -52,14 +52,14 @@ def test_a_stage_failing_on_every_story_is_held_and_retried_not_dead_lettered(mo
 
     async def scenario():
         batch.results = _done(failing)
-        answers = iter([failing, fixed])
-        host.submit = lambda stories: submitted.append(len(stories)) or _done(next(answers))
+        answers = iter([fixed])
+        host.submit = lambda stories: (submitted.append(len(stories)) or _done(next(answers)), 0)
         return await host.results_held_until_not_systemic(batch)
 
     results = asyncio.run(scenario())
     assert results == fixed, "processed again until the stage works"
-    assert submitted == [8, 8]
-    assert host.backoff.attempts == 2
+    assert submitted == [8]
+    assert host.backoff.attempts == 1
 
 
 def test_one_poison_story_among_good_ones_is_an_item_failure(monkeypatch):
@@ -88,7 +88,7 @@ def test_giving_up_on_a_systemic_failure_exits(monkeypatch):
 
     async def scenario():
         batch.results = _done(failing)
-        host.submit = lambda stories: _done(failing)
+        host.submit = lambda stories: (_done(failing), 0)
         await host.results_held_until_not_systemic(batch)
 
     with pytest.raises(SystemExit):
@@ -159,24 +159,75 @@ def test_kafka_refusing_one_record_for_its_size_dead_letters_it_and_retries_a_ti
 
 def test_the_stage_deadline_grows_with_the_text_of_the_batch(monkeypatch):
     """A 64-story batch of ordinary stories gets stage_deadline_s; three ~900 KB stories
-    (NER takes ~40 s each) get one deadline per started MB, so they are not given up on
-    and restarted for ever."""
+    (NER takes ~40 s each) get one deadline per started 250 KB."""
     host = _host(monkeypatch, stage_deadline_s=120)
-    small = [Story(id=f"s{i}", headline="H", body="word " * 1000) for i in range(64)]
+    small = [Story(id=f"s{i}", headline="H", body="word " * 600) for i in range(64)]  # 192 KB
     large = [Story(id=f"l{i}", headline="H", body="9 % " * 225_000) for i in range(3)]
     assert host.budget_s(small) == 120
-    assert host.budget_s(large) == 120 * 3
+    assert host.budget_s(large) == 120 * 11  # 2.7 MB of text
 
 
-def test_a_worker_that_died_while_idle_makes_the_service_exit(monkeypatch):
-    import subprocess
-    import sys
+class ScriptedWorker:
+    """Stands in for StageWorker: answers each submitted story list from `answer`, which may
+    return results, raise (a dead worker), or never finish (a hung one)."""
 
-    exits = []
-    monkeypatch.setattr(faust_host, "exit_now", lambda code, reason: exits.append((code, reason)))
+    def __init__(self, answer):
+        self.answer = answer
+        self.generation = 0
+        self.replaced: list[str] = []
+        self.pid = 1
+
+    def submit(self, stories):
+        future = asyncio.get_running_loop().create_future()
+        outcome = self.answer(stories, self.generation)
+        if isinstance(outcome, BaseException):
+            future.set_exception(outcome)
+        elif outcome is not None:
+            future.set_result(outcome)
+        return future, self.generation  # None: never answered, as a hung worker
+
+    async def replace(self, generation, why):
+        if generation == self.generation:
+            self.replaced.append(why)
+            self.generation += 1
+
+
+def test_a_story_that_hangs_the_worker_is_dead_lettered_and_the_rest_go_on(monkeypatch):
+    """Issue 9 item 6, without a crash loop: the hung worker is replaced, the batch is
+    processed again one story at a time, and only the story at fault is refused."""
+    host = _host(monkeypatch, stage_deadline_s=0.2)
+    batch = _batch(3)
+
+    def answer(stories, generation):
+        if any(s.id == "s1" for s in stories):
+            return None  # hangs on this story, in every worker
+        return [encode_story(s) for s in stories]
+
+    host.worker = ScriptedWorker(answer)
+
+    async def scenario():
+        batch.results, batch.generation = host.submit(batch.decoded.stories)
+        batch.started = time.perf_counter()
+        return await host.results_of(batch)
+
+    results = asyncio.run(scenario())
+    assert [type(r).__name__ for r in results] == ["OutRecord", "Rejected", "OutRecord"]
+    assert results[1].reason_class == "stage_timeout" and "on this story alone" in results[1].reason
+    assert len(host.worker.replaced) == 2, "replaced for the batch, then for the story alone"
+
+
+def test_a_worker_that_died_is_replaced_and_the_batch_processed_again(monkeypatch):
+    from concurrent.futures.process import BrokenProcessPool
+
     host = _host(monkeypatch)
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()
-    host.worker_pid = dead.pid
-    host.check_deadline()
-    assert exits and exits[0][0] == faust_host.EXIT_STUCK and "died" in exits[0][1]
+    batch = _batch(2)
+    host.worker = ScriptedWorker(lambda stories, generation: BrokenProcessPool("killed") if generation == 0
+                                 else [encode_story(s) for s in stories])
+
+    async def scenario():
+        batch.results, batch.generation = host.submit(batch.decoded.stories)
+        return await host.results_of(batch)
+
+    results = asyncio.run(scenario())
+    assert all(type(r).__name__ == "OutRecord" for r in results)
+    assert host.worker.replaced == ["it died"]
