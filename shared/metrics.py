@@ -64,3 +64,14 @@ DOWNSTREAM_RETRIES = Counter(
     "Retries of a downstream write (Elasticsearch bulk, Kafka produce) after a transient failure.",
     ["service"],
 )
+DESK_REQUESTS = Counter(
+    "wirestream_desk_requests_total",
+    "Desk HTTP requests (pages and /api/) by route and response status.",
+    ["route", "status"],
+)
+DESK_REQUEST_SECONDS = Histogram(
+    "wirestream_desk_request_seconds",
+    "Time the desk took to answer a request, Elasticsearch included.",
+    ["route"],
+    buckets=_BATCH_BUCKETS,
+)
