@@ -30,6 +30,7 @@ import jinja2
 from aiohttp import web
 
 from shared import metrics
+from shared.contract import Story, is_web_url
 from services.desk.deadletters import DeadLetterTail
 from services.desk.marking import marked_story, offset_pairs
 from services.desk.params import ParamError, SearchParams, parse_params
@@ -73,7 +74,7 @@ def templates() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(PACKAGE_DIR / "templates")),
         autoescape=True,  # every template, whatever its name: story text is hostile input
-        undefined=jinja2.StrictUndefined,
+        undefined=jinja2.ChainableUndefined,  # documents indexed before a field existed lack it
         trim_blocks=True,
         lstrip_blocks=True,
     )
@@ -218,6 +219,9 @@ def dict_of(params: SearchParams) -> dict:
 
 
 def story_json(source: dict) -> dict:
+    """The document with every envelope field present (None when a document predates it) and its title."""
+    source = {**dict.fromkeys([*Story.model_fields, "indexed_at"]), **source}
+    source.pop("schema_version", None)
     title = story_title(source.get("headline"), source.get("body"))
     entities = [{**entity, "offsets": [list(pair) for pair in offset_pairs(entity.get("offsets"))]}
                 for entity in source.get("entities") or []]
@@ -303,8 +307,6 @@ async def page_story(request: web.Request) -> web.Response:
 
 
 def _web_link(link) -> bool:
-    from shared.contract import is_web_url
-
     return isinstance(link, str) and is_web_url(link)
 
 

@@ -107,7 +107,7 @@ def parse_params(query: "Mapping[str, list[str]] | MultiDict") -> SearchParams: 
         for item in items:
             if len(item) > MAX_VALUE_CHARS:
                 raise ParamError(name, f"a value is {len(item)} characters long; at most {MAX_VALUE_CHARS}")
-    langs = tuple(value.lower() for value in multi["lang"])
+    langs = tuple(dict.fromkeys(value.lower() for value in multi["lang"]))
     for lang in langs:
         if not _LANG.fullmatch(lang):
             raise ParamError("lang", f"'{lang}' is not a language code (ISO 639: en, fr, und)")

@@ -101,6 +101,15 @@ def histogram_quantile(q: float, buckets: list[tuple[float, float]]) -> float | 
     return previous_le
 
 
+def increase(scrapes: list[Scrape], key: str) -> float:
+    """How much a counter grew over consecutive scrapes; a drop is a restart that counted from 0 (as rate())."""
+    total = 0.0
+    for before, after in zip(scrapes, scrapes[1:]):
+        old, new = before.counters.get(key, 0.0), after.counters.get(key, 0.0)
+        total += new - old if new >= old else new
+    return total
+
+
 def bucket_delta(new: list[tuple[float, float]], old: list[tuple[float, float]]) -> list[tuple[float, float]]:
     before = dict(old)
     delta = [(le, count - before.get(le, 0.0)) for le, count in new]
@@ -182,16 +191,11 @@ class PipelineMonitor:
         }
         if not latest.reachable:
             return status
-        older = [s for s in history if s.reachable and s is not latest and latest.at - s.at <= self.window_s]
-        base = older[0] if older else None
+        window = [s for s in history if s.reachable and latest.at - s.at <= self.window_s]
+        base = window[0] if len(window) > 1 else None
         if base is not None and latest.at > base.at:
-            elapsed = latest.at - base.at
-            status["rates"] = {
-                key: max(0.0, (value - base.counters.get(key, 0.0)) if value >= base.counters.get(key, 0.0)
-                         else value) / elapsed
-                for key, value in latest.counters.items()
-            }
-            status["rates_over_s"] = round(elapsed, 1)
+            status["rates"] = {key: increase(window, key) / (latest.at - base.at) for key in latest.counters}
+            status["rates_over_s"] = round(latest.at - base.at, 1)
         if latest.latency_buckets and latest.latency_buckets[-1][1] > 0:
             window = bucket_delta(latest.latency_buckets, base.latency_buckets) if base else []
             if window and window[-1][1] > 0:
