@@ -83,7 +83,7 @@ class DeadLetterTail:
         if self._consumer is None:
             self._consumer = KafkaConsumer(
                 bootstrap_servers=self.bootstrap.split(","), group_id=None, enable_auto_commit=False,
-                client_id="wirestream-desk", request_timeout_ms=5000, api_version_auto_timeout_ms=3000,
+                client_id="wirestream-desk",
                 max_partition_fetch_bytes=8 * 1024 * 1024, fetch_max_bytes=16 * 1024 * 1024,
             )
         consumer = self._consumer
