@@ -6,7 +6,7 @@ WS     := $(VENV)/bin/wirestream
 STAMP  := $(VENV)/.installed
 SHARED_DATA ?= $(abspath ../shared/data)
 
-.PHONY: run down test test-unit test-integration test-tansu bench eval docs venv clean
+.PHONY: run down test test-unit test-integration test-tansu bench eval docs screenshots venv clean
 
 ## Create the virtual environment and install wirestream with everything it needs from PyPI.
 venv: $(STAMP)
@@ -46,6 +46,10 @@ bench: venv
 ## Language-ID and NER quality against ../shared/data, written to eval/results.json.
 eval: venv
 	WIRESTREAM_SHARED_DATA=$(SHARED_DATA) $(PY) -m eval.run
+
+## PNGs of the desk's search, story and pipeline pages into docs/img/ (own stack on free ports; needs chromium).
+screenshots: venv
+	WIRESTREAM_SHARED_DATA=$(SHARED_DATA) $(PY) -m tools.screenshots
 
 ## Regenerate docs/configuration.md from the settings classes.
 docs: venv

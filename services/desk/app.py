@@ -255,7 +255,7 @@ async def page_search(request: web.Request) -> web.Response:
     try:
         params = params_of(request)
         index = request.app[INDEX_KEY]
-        results, facets = await asyncio.gather(index.search(params), index.facets(params))
+        results, facets = await index.search_and_facets(params)
     except Exception as exc:  # noqa: BLE001
         status, reason, param = classify(exc)
         return render(request, "search.html", status=status, params=params, error=reason,

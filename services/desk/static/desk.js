@@ -17,7 +17,7 @@
       axes: [{}, { size: 44, incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000] }],
       series: [{}].concat(series.map(function (s, i) {
         var colour = PALETTE[i % PALETTE.length];
-        var one = { label: s.label, stroke: colour, width: 2, points: { show: false } };
+        var one = { label: s.label, stroke: colour, width: 2, points: { show: !bars, size: 6, fill: colour } };
         if (bars) { one.fill = colour + "99"; one.paths = uPlot.paths.bars({ size: [0.8, 40] }); }
         return one;
       }))
