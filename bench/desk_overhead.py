@@ -101,7 +101,7 @@ def start_desk(config: stack.StackConfig, desk_port: int, metrics_port: int, log
     env = {**os.environ, "WIRESTREAM_ELASTICSEARCH_URL": f"http://127.0.0.1:{config.elasticsearch_port}",
            "WIRESTREAM_KAFKA_BOOTSTRAP": f"127.0.0.1:{config.kafka_port}", "WIRESTREAM_DESK_PORT": str(desk_port),
            "WIRESTREAM_METRICS_PORT": str(metrics_port), "WIRESTREAM_DESK_SERVICES": "",
-           "WIRESTREAM_LOG_LEVEL": "WARNING"}
+           "WIRESTREAM_LOG_LEVEL": "WARNING", "WIRESTREAM_DESK_SEARCH_TIMEOUT_S": "300"}
     process = subprocess.Popen([sys.executable, "-m", "services.cli", "serve", "desk"], env=env, cwd=REPO,
                                stdout=open(log, "ab"), stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + 60
@@ -117,7 +117,7 @@ class Client:
     """One kept-alive HTTP/1.1 connection, timed per request (the response fully read)."""
 
     def __init__(self, port: int) -> None:
-        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
 
     def time(self, method: str, path: str, body: bytes | None = None) -> tuple[float, int]:
         headers = {"Content-Type": "application/json"} if body else {}

@@ -136,7 +136,8 @@ class DeskSettings(CommonSettings):
         20, ge=1, le=500, description="Latest dead letters the pipeline page shows (read from the topic's end)."
     )
     desk_search_timeout_s: float = Field(
-        10.0, gt=0, description="Longest wait for Elasticsearch on one desk request before answering 503."
+        30.0, gt=0, description="Longest wait for Elasticsearch on one desk request before answering 503 "
+        "(noida-db takes seconds per search once it holds thousands of stories)."
     )
 
 

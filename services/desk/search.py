@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timedelta, timezone
 
-from elasticsearch import ApiError, AsyncElasticsearch, TransportError
+from elasticsearch import ApiError, AsyncElasticsearch, ConnectionTimeout, TransportError
 
 from services.desk.params import SearchParams
 from services.desk.query import entity_filter, parse_query
@@ -248,7 +248,10 @@ class StoryIndex:
             if exc.status == 400:
                 raise SearchRefused(_reason(exc)) from exc
             raise SearchUnavailable(f"Elasticsearch at {self.url} answered {exc.status}: {_reason(exc)}") from exc
-        except (TransportError, asyncio.TimeoutError, OSError) as exc:
+        except (ConnectionTimeout, asyncio.TimeoutError) as exc:
+            raise SearchUnavailable(f"Elasticsearch at {self.url} did not answer in time "
+                                    "(WIRESTREAM_DESK_SEARCH_TIMEOUT_S); it may be overloaded") from exc
+        except (TransportError, OSError) as exc:
             raise SearchUnavailable(f"Elasticsearch is unreachable at {self.url} ({type(exc).__name__})") from exc
         return response.body if hasattr(response, "body") else response
 

@@ -92,24 +92,31 @@ def test_seed_stories_are_found_by_a_query_and_by_an_entity_facet(visit, seeds):
 
 
 def test_a_facet_click_narrows_results_and_survives_a_reload_and_the_back_button(visit, seeds):
+    # Other tests' stories may still be arriving, so this checks what the filter means
+    # (the seeds in or out, every result French) rather than exact result sets.
     page = visit.open("/?q=Renault+OR+Nissan&size=100")
-    before = set(visit.ids())
-    assert {seeds["en"], seeds["fr"]} <= before
-    page.locator('[data-facet="lang"] a[data-value="fr"]').click()
+    assert {seeds["en"], seeds["fr"]} <= set(visit.ids())
+    languages = lambda: set(page.locator("li.hit .lang").all_inner_texts())  # noqa: E731
+    assert {"en", "fr"} <= languages()
+    fr = page.locator('[data-facet="lang"] a[data-value="fr"]')
+    fr.click()
     page.wait_for_load_state("networkidle")
     assert "lang=fr" in page.url
-    narrowed = set(visit.ids())
-    assert seeds["fr"] in narrowed and seeds["en"] not in narrowed and narrowed < before
-    assert page.locator('[data-facet="lang"] a[data-value="fr"]').get_attribute("aria-pressed") == "true"
+
+    def narrowed() -> bool:
+        ids = set(visit.ids())
+        return seeds["fr"] in ids and seeds["en"] not in ids and languages() == {"fr"}
+
+    assert narrowed()
+    assert fr.get_attribute("aria-pressed") == "true"
     page.reload(wait_until="networkidle")
-    assert set(visit.ids()) == narrowed
-    assert page.locator('[data-facet="lang"] a[data-value="fr"]').get_attribute("aria-pressed") == "true"
+    assert narrowed() and fr.get_attribute("aria-pressed") == "true"
     # Clicking the selected value again removes the filter; the back button brings it back.
-    page.locator('[data-facet="lang"] a[data-value="fr"]').click()
+    fr.click()
     page.wait_for_load_state("networkidle")
-    assert "lang=fr" not in page.url and set(visit.ids()) == before
+    assert "lang=fr" not in page.url and seeds["en"] in set(visit.ids())
     page.go_back(wait_until="networkidle")
-    assert "lang=fr" in page.url and set(visit.ids()) == narrowed
+    assert "lang=fr" in page.url and narrowed()
 
 
 def test_the_attention_chart_draws_and_splits_by_language(visit, seeds):
