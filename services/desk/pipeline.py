@@ -215,5 +215,7 @@ def _readiness(ready: dict | None) -> dict | None:
     if ready is None:
         return None
     status = ready.get("status") or ("ready" if ready.get("http_status") == 200 else "not ready")
-    return {"status": str(status), "reason": str(ready.get("reason") or ""),
-            "ok": ready.get("http_status") == 200}
+    reason = ready.get("reason") or ""
+    if isinstance(ready.get("reasons"), dict):  # {"cause": "reason", ...} as shared/observability.py answers
+        reason = "; ".join(f"{cause}: {why}" for cause, why in ready["reasons"].items())
+    return {"status": str(status), "reason": str(reason), "ok": ready.get("http_status") == 200}

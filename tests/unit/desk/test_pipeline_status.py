@@ -86,6 +86,10 @@ def test_unreachable_and_unhealthy_services_say_so():
     b = monitor.service_status("b")
     assert b["health"] == "stale"
     assert b["ready"] == {"status": "not ready", "reason": "Kafka unavailable", "ok": False}
+    monitor.history["c"].append(Scrape(at=1.0, reachable=True, health={"status": "ok", "http_status": 200},
+                                       ready={"status": "not ready", "http_status": 503,
+                                              "reasons": {"elasticsearch": "unreachable", "paused": "backpressure"}}))
+    assert monitor.service_status("c")["ready"]["reason"] == "elasticsearch: unreachable; paused: backpressure"
 
 
 def test_parse_services_setting():
