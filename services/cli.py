@@ -1,12 +1,13 @@
 """The `wirestream` command.
 
   wirestream demo                        `make run`: up, ingest the bundled samples (+ seeds), show results
-  wirestream up [--extract-replicas N]   start noida-db and the four services (embedded default;
+  wirestream up [--extract-replicas N]   start noida-db and the five services (embedded default;
                                          N defaults to one extract process per core)
   wirestream down                        stop what `up` started
   wirestream status                      each service process as the supervisor sees it, health, readiness
   wirestream setup                       create topics, index template and alias (idempotent)
-  wirestream serve SERVICE               run one service in the foreground (ingest|langdetect|extract|index)
+  wirestream serve SERVICE               run one service in the foreground (ingest|langdetect|extract|index|desk)
+  wirestream search QUERY [--lang L]...  search stories through the desk's API, as a table (or --json)
   wirestream ingest PATH...              parse files/folders of wire stories and publish them
   wirestream enrich [PATH...]            language + entities for files or stdin, as JSON lines (no Kafka)
   wirestream summary [--expect N]        wait until N stories are searchable, print what landed
@@ -23,7 +24,7 @@ import os
 import sys
 from pathlib import Path
 
-from shared.settings import SERVICE_SETTINGS, CommonSettings, IndexSettings, IngestSettings
+from shared.settings import SERVICE_SETTINGS, CommonSettings, DeskSettings, IndexSettings, IngestSettings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_RUN_DIR = REPO_ROOT / ".run"
@@ -45,8 +46,10 @@ def _stack_config(args: argparse.Namespace):
     base = getattr(args, "metrics_port_base", 9101)
     return StackConfig(
         run_dir=Path(args.run_dir), kafka_port=kafka_port + offset, elasticsearch_port=es_port + offset,
-        http_port=settings.http_port + offset, extract_replicas=getattr(args, "extract_replicas", 1),
-        metrics_ports={name: base + offset + i for i, name in enumerate(("ingest", "langdetect", "extract", "index"))},
+        http_port=settings.http_port + offset, desk_port=DeskSettings().desk_port + offset,
+        extract_replicas=getattr(args, "extract_replicas", 1),
+        metrics_ports={name: base + offset + i
+                       for i, name in enumerate(("ingest", "langdetect", "extract", "index", "desk"))},
         kafka_broker=getattr(args, "kafka", "noida"),
     )
 
@@ -66,6 +69,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         print(f"  {name:<12} health {url}  ready {url.replace('/healthz', '/readyz')}  "
               f"metrics {url.replace('/healthz', '/metrics')}")
     print(f"  ingest API   http://127.0.0.1:{config.http_port}/v1/items")
+    print(f"  news desk    http://127.0.0.1:{config.desk_port}/")
     print("  status       wirestream status" + (f" --run-dir {args.run_dir}" if args.run_dir != str(DEFAULT_RUN_DIR) else ""))
     return 0
 
@@ -133,6 +137,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"{found} of {len(waiting)} visible stories searchable")
     print("\n".join(summary_lines(es, settings.index_alias, args.query)))
     print("\nstop everything with: make down")
+    print(f"search the stories and watch the pipeline in the news desk: http://127.0.0.1:{_stack_config(args).desk_port}/")
     return 0 if found == len(waiting) else 1
 
 
@@ -287,6 +292,12 @@ def cmd_deadletter_replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_search(args: argparse.Namespace) -> int:
+    from services.desk.search_cli import run_search
+
+    return run_search(args)
+
+
 def cmd_config(args: argparse.Namespace) -> int:
     from shared.settings_docs import settings_markdown
 
@@ -377,6 +388,20 @@ def build_parser() -> argparse.ArgumentParser:
     _deadletter_filters(replay)
     replay.add_argument("--dry-run", action="store_true", help="say what would be replayed; send nothing")
     replay.set_defaults(func=cmd_deadletter_replay)
+
+    search = sub.add_parser("search", help="search stories through the desk's API")
+    search.add_argument("query", nargs="?", default="", help='e.g. nissan, "jun seki", headline:renault -lang:fr')
+    search.add_argument("--lang", action="append", default=[], help="language code (repeatable)")
+    search.add_argument("--entity", action="append", default=[], metavar="LABEL:NAME",
+                        help="stories naming this entity, e.g. ORG:Nissan (repeatable: all of them)")
+    search.add_argument("--source", action="append", default=[], help="provider, e.g. AFP (repeatable)")
+    search.add_argument("--since", default="", help="24h, 7d or a date (2024-05-01)")
+    search.add_argument("--until", default="", help="a date (2024-06-01) or a time ago (1d)")
+    search.add_argument("--sort", choices=("relevance", "newest"), default="relevance")
+    search.add_argument("--size", type=int, default=20, help="stories to show (1-100)")
+    search.add_argument("--json", action="store_true", help="print the API's JSON answer")
+    search.add_argument("--desk", default=None, help="desk URL (default http://127.0.0.1:$WIRESTREAM_DESK_PORT)")
+    search.set_defaults(func=cmd_search)
 
     config = sub.add_parser("config", help="document every setting")
     config.add_argument("--markdown", action="store_true")

@@ -1,4 +1,4 @@
-"""The embedded stack: noida-db plus the services as separate, supervised processes.
+"""The embedded stack: noida-db plus the five services as separate, supervised processes.
 
 `wirestream up` (what `make run` calls) starts noida-db for the Kafka and
 Elasticsearch protocols, then supervisord (from the `supervisor` package) with one
@@ -26,7 +26,7 @@ import xmlrpc.client
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SERVICES = ("ingest", "langdetect", "extract", "index")
+SERVICES = ("ingest", "langdetect", "extract", "index", "desk")
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 # supervisord's policy for every service (documented in README "Supervision").
@@ -41,8 +41,9 @@ class StackConfig:
     kafka_port: int = 9092
     elasticsearch_port: int = 9200
     http_port: int = 8080
+    desk_port: int = 8000
     metrics_ports: dict[str, int] = field(
-        default_factory=lambda: {"ingest": 9101, "langdetect": 9102, "extract": 9103, "index": 9104}
+        default_factory=lambda: {"ingest": 9101, "langdetect": 9102, "extract": 9103, "index": 9104, "desk": 9105}
     )
     extract_replicas: int = 1
     extra_env: dict[str, str] = field(default_factory=dict)
@@ -58,11 +59,25 @@ class StackConfig:
             "WIRESTREAM_HTTP_PORT": str(self.http_port),
             # noida-db answers empty fetches at once: back off on the client (shared/fetch_backoff.py)
             "WIRESTREAM_EMPTY_FETCH_BACKOFF_MS": "200",
+            # The desk's pages, and the services its pipeline page watches (every replica).
+            "WIRESTREAM_DESK_PORT": str(self.desk_port),
+            "WIRESTREAM_DESK_SERVICES": self.desk_watch_list(),
         }
         if self.kafka_broker == "tansu":
             env["WIRESTREAM_SESSION_TIMEOUT_MS"] = "6000"  # tansu joins groups slowly with longer ones
         env.update(self.extra_env)
         return env
+
+    def desk_watch_list(self) -> str:
+        """'name=http://127.0.0.1:port,...' of every service replica the desk's pipeline page reads."""
+        watched = []
+        for service in SERVICES:
+            if service == "desk" or service not in self.metrics_ports:
+                continue
+            for replica in range(self.extract_replicas if service == "extract" else 1):
+                name = service if replica == 0 else f"{service}-{replica}"
+                watched.append(f"{name}=http://127.0.0.1:{self.replica_metrics_port(service, replica)}")
+        return ",".join(watched)
 
     def replica_metrics_port(self, service: str, replica: int) -> int:
         # Replicas of one service sit 10 ports apart: 9103, 9113, ...
@@ -84,8 +99,8 @@ class Program:
 def programs(config: StackConfig, only: set[str] | None = None) -> list[Program]:
     out = []
     for service in SERVICES:
-        if only is not None and service not in only:
-            continue
+        if (only is not None and service not in only) or service not in config.metrics_ports:
+            continue  # a configuration without a port for a service does not run it
         replicas = config.extract_replicas if service == "extract" else 1
         for replica in range(replicas):
             name = service if replica == 0 else f"{service}-{replica}"

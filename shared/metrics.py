@@ -101,3 +101,14 @@ WORKER_REPLACEMENTS = Counter(
     "deadline or died; the batch is processed again (one story at a time after a hang).",
     ["service"],
 )
+DESK_REQUESTS = Counter(
+    "wirestream_desk_requests_total",
+    "Desk HTTP requests (pages and /api/) by route and response status.",
+    ["route", "status"],
+)
+DESK_REQUEST_SECONDS = Histogram(
+    "wirestream_desk_request_seconds",
+    "Time the desk took to answer a request, Elasticsearch included.",
+    ["route"],
+    buckets=_BATCH_BUCKETS,
+)

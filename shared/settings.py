@@ -254,9 +254,37 @@ class IndexSettings(CommonSettings):
     )
 
 
+class DeskSettings(CommonSettings):
+    metrics_port: int = Field(9105, description="Port of the desk's /metrics and /healthz.")
+    desk_host: str = Field("127.0.0.1", description="Address the desk's web pages and /api/ bind to.")
+    desk_port: int = Field(8000, description="Port of the desk's web pages and /api/.")
+    index_alias: str = Field(
+        "news", description="Alias the desk searches (the same alias as index; its filter hides killed "
+        "and embargoed stories)."
+    )
+    desk_services: str = Field(
+        "",
+        description="Services the pipeline page watches, comma-separated 'name=base URL' of each one's "
+        "metrics port, e.g. 'ingest=http://127.0.0.1:9101,index=http://127.0.0.1:9104'; the desk reads "
+        "/metrics, /healthz and /readyz there. The embedded stack sets it.",
+    )
+    desk_poll_s: float = Field(5.0, gt=0, description="How often the desk reads every service's /metrics and /healthz.")
+    desk_rate_window_s: float = Field(
+        60.0, gt=0, description="Rates and latency quantiles on the pipeline page cover this many seconds."
+    )
+    desk_deadletter_tail: int = Field(
+        20, ge=1, le=500, description="Latest dead letters the pipeline page shows (read from the topic's end)."
+    )
+    desk_search_timeout_s: float = Field(
+        30.0, gt=0, description="Longest wait for Elasticsearch on one desk request before answering 503 "
+        "(noida-db takes seconds per search once it holds thousands of stories)."
+    )
+
+
 SERVICE_SETTINGS: dict[str, type[CommonSettings]] = {
     "ingest": IngestSettings,
     "langdetect": LangdetectSettings,
     "extract": ExtractSettings,
     "index": IndexSettings,
+    "desk": DeskSettings,
 }

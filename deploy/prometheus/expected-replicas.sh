@@ -1,7 +1,7 @@
 #!/bin/sh
 # Writes the recording rule wirestream:expected_replicas{job=...}: how many
 # replicas of each service compose was asked to run (INGEST_REPLICAS,
-# LANGDETECT_REPLICAS, EXTRACT_REPLICAS, INDEX_REPLICAS from .env, passed to the
+# LANGDETECT_REPLICAS, EXTRACT_REPLICAS, INDEX_REPLICAS from .env, DESK_REPLICAS, passed to the
 # Prometheus container by docker-compose.yml). The WirestreamReplicasMissing
 # alert compares it with the replicas that are up: Docker discovery drops a
 # stopped replica, so nothing else knows it is missing.
@@ -17,7 +17,7 @@ tmp="$out.tmp"
   echo "groups:"
   echo "  - name: wirestream-expected-replicas"
   echo "    rules:"
-  for service in ingest langdetect extract index; do
+  for service in ingest langdetect extract index desk; do
     variable="$(echo "$service" | tr a-z A-Z)_REPLICAS"
     eval "count=\${$variable:-}"
     case "$count" in

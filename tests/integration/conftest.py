@@ -1,4 +1,4 @@
-"""The integration tier: a real noida-db and the four services as real processes.
+"""The integration tier: a real noida-db and the five services as real processes.
 
 The session starts noida-db on free ports with a temporary data folder and the
 services through the same code `make run` uses (services.stack), and tears all
@@ -83,6 +83,10 @@ class Stack:
     def api(self) -> str:
         return f"http://127.0.0.1:{self.config.http_port}"
 
+    @property
+    def desk(self) -> str:
+        return f"http://127.0.0.1:{self.config.desk_port}"
+
     def post(self, path: str, data: bytes, content_type: str = "application/json",
              headers: dict | None = None) -> tuple[int, dict]:
         request = urllib.request.Request(self.api + path, data=data, method="POST",
@@ -142,14 +146,16 @@ def _alive(pid: int) -> bool:
 @pytest.fixture(scope="session")
 def running_stack(tmp_path_factory) -> Stack:
     base = _free_port_block()
-    kafka_port, es_port, http_port = _ports_outside_block(base, 3)
+    kafka_port, es_port, http_port, desk_port = _ports_outside_block(base, 4)
     run_dir = tmp_path_factory.mktemp("stack")
     config = StackConfig(
         run_dir=run_dir,
         kafka_port=kafka_port,
         elasticsearch_port=es_port,
         http_port=http_port,
-        metrics_ports={"ingest": base, "langdetect": base + 1, "extract": base + 2, "index": base + 3},
+        desk_port=desk_port,
+        metrics_ports={"ingest": base, "langdetect": base + 1, "extract": base + 2, "index": base + 3,
+                      "desk": base + 4},
         # Small bulks so the crash test can kill the index service between two of them.
         extra_env={"WIRESTREAM_LOG_LEVEL": "INFO", "WIRESTREAM_BULK_MAX_DOCS": "25",
                    "WIRESTREAM_DROP_DIR": str(run_dir / "drop"), "WIRESTREAM_DROP_SCAN_S": "0.3",

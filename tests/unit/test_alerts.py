@@ -69,7 +69,7 @@ def _generate_expected_replicas(out: Path, **counts: str) -> subprocess.Complete
 def test_expected_replicas_rules_are_valid_and_drive_the_missing_replica_alert(tmp_path):
     generated = tmp_path / "generated" / "expected_replicas.yml"
     result = _generate_expected_replicas(generated, INGEST_REPLICAS="1", LANGDETECT_REPLICAS="1",
-                                         EXTRACT_REPLICAS="3", INDEX_REPLICAS="1")
+                                         EXTRACT_REPLICAS="3", INDEX_REPLICAS="1", DESK_REPLICAS="1")
     assert result.returncode == 0, result.stderr
     check = run(promtool(), "check", "rules", str(generated))
     assert check.returncode == 0, check.stdout + check.stderr
@@ -109,7 +109,7 @@ tests:
 @pytest.mark.parametrize("bad", ["", "two", "-1"])
 def test_expected_replicas_refuses_a_count_that_is_not_a_number(tmp_path, bad):
     result = _generate_expected_replicas(tmp_path / "out.yml", INGEST_REPLICAS="1", LANGDETECT_REPLICAS="1",
-                                         EXTRACT_REPLICAS=bad, INDEX_REPLICAS="1")
+                                         EXTRACT_REPLICAS=bad, INDEX_REPLICAS="1", DESK_REPLICAS="1")
     assert result.returncode != 0
     assert "EXTRACT_REPLICAS must be a whole number" in result.stderr
     assert not (tmp_path / "out.yml").exists()
