@@ -93,6 +93,8 @@ tests:
         values: '1x10'
       - series: 'up{job="wirestream-langdetect", instance="langdetect-1"}'
         values: '1x10'
+      - series: 'up{job="wirestream-desk", instance="desk-1"}'
+        values: '1x10'
     alert_rule_test:
       - eval_time: 8m
         alertname: WirestreamReplicasMissing
