@@ -30,6 +30,21 @@ COUNTERS = {
 }
 LATENCY = "wirestream_end_to_end_latency_seconds"
 CONSUMER_LAG = "wirestream_consumer_lag"
+# Every stage group's lag as the broker sees it, exported by ingest: it still shows, and
+# grows, when every replica of a stage is stopped (and so exports nothing itself).
+GROUP_LAG = "wirestream_group_lag"
+
+
+def read_group_lag(text: str) -> dict[str, dict[str, float]] | None:
+    """{group: {topic: lag}} from a /metrics text that exports the broker's view, else None."""
+    found: dict[str, dict[str, float]] | None = None
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == GROUP_LAG and not math.isnan(sample.value):
+                found = found if found is not None else {}
+                group = found.setdefault(sample.labels.get("group", "?"), {})
+                group[sample.labels.get("topic", "?")] = sample.value
+    return found
 
 
 def parse_services(setting: str) -> dict[str, str]:
@@ -55,6 +70,7 @@ class Scrape:
     counters: dict[str, float] = field(default_factory=dict)
     latency_buckets: list[tuple[float, float]] = field(default_factory=list)  # (le, cumulative count)
     lag: dict[str, float] | None = None  # topic -> records behind, None when not exported
+    group_lag: dict[str, dict[str, float]] | None = None  # group -> {topic: records behind} (ingest only)
     health: dict = field(default_factory=dict)
     ready: dict | None = None  # None: the service has no /readyz
     error: str | None = None
@@ -142,13 +158,14 @@ class PipelineMonitor:
             async with session.get(f"{base}/metrics", timeout=timeout) as response:
                 text = await response.text()
             counters, buckets, lag = read_metrics(text)
+            group_lag = read_group_lag(text)
             health = await self._json(session, f"{base}/healthz", timeout)
             ready = await self._json(session, f"{base}/readyz", timeout, missing_ok=True)
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError, ValueError) as exc:
             return Scrape(at=at, reachable=False, error=f"{type(exc).__name__}: {exc}"[:300],
                           health={"status": "unreachable"})
         return Scrape(at=at, reachable=True, counters=counters, latency_buckets=buckets, lag=lag,
-                      health=health, ready=ready)
+                      group_lag=group_lag, health=health, ready=ready)
 
     @staticmethod
     async def _json(session, url: str, timeout, missing_ok: bool = False) -> dict | None:
@@ -166,8 +183,25 @@ class PipelineMonitor:
             return body
 
     def status(self) -> dict:
-        return {"window_s": self.window_s,
-                "services": [self.service_status(name) for name in self.services]}
+        broker_view = self.group_lag()
+        services = [self.service_status(name) for name in self.services]
+        for status in services:
+            if status["lag"] is None:
+                # The service exports no lag (stopped, unreachable): show its group's lag as the
+                # broker sees it, marked as such.
+                group = broker_view.get(_group_of(status["name"]))
+                if group is not None:
+                    status["lag"] = group
+                    status["lag_from"] = "broker"
+        return {"window_s": self.window_s, "services": services, "group_lag": broker_view}
+
+    def group_lag(self) -> dict[str, dict[str, float]]:
+        """The latest broker view of every stage group's lag, from whichever service exports it."""
+        for history in self.history.values():
+            for scrape in reversed(history):
+                if scrape.reachable and scrape.group_lag is not None:
+                    return scrape.group_lag
+        return {}
 
     def service_status(self, name: str) -> dict:
         history = self.history[name]
@@ -204,6 +238,12 @@ class PipelineMonitor:
                 status["latency"] = _quantiles(latest.latency_buckets, "since start")
         status["totals"] = latest.counters
         return status
+
+
+def _group_of(process_name: str) -> str:
+    """The consumer group of a service process: extract-1 -> wirestream-extract (the default group names)."""
+    service, _, replica = process_name.rpartition("-")
+    return f"wirestream-{service if replica.isdigit() and service else process_name}"
 
 
 def _quantiles(buckets: list[tuple[float, float]], over: str) -> dict:

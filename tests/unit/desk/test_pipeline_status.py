@@ -98,3 +98,26 @@ def test_parse_services_setting():
     assert parse_services("") == {}
     with pytest.raises(ValueError, match="name=http"):
         parse_services("ingest:9101")
+
+
+GROUP_LAG_METRICS = """# TYPE wirestream_group_lag gauge
+wirestream_group_lag{group="wirestream-extract",topic="news.detected"} 42.0
+wirestream_group_lag{group="wirestream-index",topic="news.enriched"} 0.0
+"""
+
+
+def test_a_stopped_stage_shows_its_groups_lag_as_the_broker_reports_it():
+    """Every extract replica stopped: extract exports nothing, yet its lag is what matters."""
+    from services.desk.pipeline import read_group_lag
+
+    assert read_group_lag(METRICS) is None
+    monitor = PipelineMonitor({"ingest": "http://i", "extract": "http://e", "extract-1": "http://e1"})
+    monitor.history["ingest"].append(Scrape(at=1.0, reachable=True, health={"status": "ok", "http_status": 200},
+                                            group_lag=read_group_lag(GROUP_LAG_METRICS)))
+    for name in ("extract", "extract-1"):
+        monitor.history[name].append(Scrape(at=1.0, reachable=False, error="ConnectionRefused",
+                                            health={"status": "unreachable"}))
+    status = {s["name"]: s for s in monitor.status()["services"]}
+    assert status["extract"]["lag"] == {"news.detected": 42.0} and status["extract"]["lag_from"] == "broker"
+    assert status["extract-1"]["lag"] == {"news.detected": 42.0}
+    assert status["ingest"]["lag"] is None, "ingest consumes nothing"
