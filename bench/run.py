@@ -20,6 +20,8 @@ SCRIPTS = [
                                    "--out", "bench/results/extract_service_1_replica.json"]),
     ("extract_service_2_replicas", ["extract_service_throughput.py", "--replicas", "2", "--stories", "400",
                                     "--out", "bench/results/extract_service_2_replicas.json"]),
+    # The whole pipeline as `make run` starts it: stories/s into `news`, latency, CPU and memory per process.
+    ("e2e", ["e2e.py"]),
 ]
 
 
