@@ -42,9 +42,9 @@ What is measured, and how (bench/README.md explains every figure of e2e.json):
    it. Afterwards the records' timestamps on news.raw, news.detected and
    news.enriched split each latency into hops. noida-db refreshes an index only when a
    search comes a second or more after its last refresh, and every search or
-   refresh there reads the whole index (~0.09 ms of CPU per indexed story per
-   search, 275 ms at 3,000 stories), so 20 searches a second would soon take a
-   core from the stack. So by default the question is a get by id with
+   refresh there reads the whole index (bench/noida_costs.py: a search 273 ms of
+   CPU at 3,000 stories), so 20 searches a second would soon take a core from the
+   stack. So by default the question is a get by id with
    realtime=false (it sees refreshed documents only, as a search does; ~1 ms),
    and a second thread plays Elasticsearch's background refresh: a _refresh every
    second (index.refresh_interval's default), its noida-db CPU counted. One ids
@@ -271,10 +271,10 @@ class Ingest:
 
 class Search:
     """What the harness asks noida-db, chosen for cost. In noida-db every search and every refresh
-    reads the whole index: measured ~0.09 ms of CPU per indexed story per search (even match_none
-    with size 0: 45 ms at 500 stories, 275 ms at 3,000) and ~0.045 ms per story per refresh, while
-    a get by id costs ~1 ms at any size. A get with realtime=false sees only refreshed documents,
-    as a search does, so it tells when a story became searchable at almost no cost."""
+    reads the whole index (bench/noida_costs.py: a match_none search 49 ms of CPU at 500 stories,
+    273 ms at 3,000; a refresh 27 and 156 ms), while a get by id costs ~1.5 ms at any size. A get
+    with realtime=false sees only refreshed documents, as a search does, so it tells when a story
+    became searchable at almost no cost."""
 
     def __init__(self, config: stack.StackConfig) -> None:
         self.es = make_client(IndexSettings(elasticsearch_url=f"http://127.0.0.1:{config.elasticsearch_port}"))

@@ -22,6 +22,8 @@ SCRIPTS = [
                                     "--out", "bench/results/extract_service_2_replicas.json"]),
     # The whole pipeline as `make run` starts it: stories/s into `news`, latency, CPU and memory per process.
     ("e2e", ["e2e.py"]),
+    # What noida-db's searches, refreshes and gets cost as the index grows (why e2e polls with gets).
+    ("noida_costs", ["noida_costs.py"]),
 ]
 
 
