@@ -25,6 +25,10 @@ SCRIPTS = [
     ("ingest_hostile_batch", ["ingest_hostile_batch.py"]),
     # The desk's search API vs the same query straight to Elasticsearch (1k and 5k stories), page weight.
     ("desk", ["desk_overhead.py", "--out", "bench/results/desk.json"]),
+    # The whole pipeline as `make run` starts it: stories/s into `news`, latency, CPU and memory per process.
+    ("e2e", ["e2e.py"]),
+    # What noida-db's searches, refreshes and gets cost as the index grows (why e2e polls with gets).
+    ("noida_costs", ["noida_costs.py"]),
 ]
 
 
