@@ -221,7 +221,11 @@ class LangdetectSettings(CommonSettings):
     metrics_port: int = Field(9102, description="Port of langdetect's /metrics and /healthz.")
     consumer_group: str = Field("wirestream-langdetect", description="Kafka consumer group.")
     batch_size: int = Field(64, ge=1, description="Stories taken from the stream per batch.")
-    batch_wait_s: float = Field(0.2, gt=0, description="Longest wait to fill a batch.")
+    batch_wait_s: float = Field(
+        0.02, gt=0,
+        description="Longest wait to fill a batch. Short, so a quiet stream forwards each story at once; "
+        "under load batches still fill to their size, because the records are already fetched.",
+    )
     und_threshold: float = Field(
         0.08, ge=0.0, le=1.0,
         description="Below this confidence (the model's probability for its answer) the language is "
@@ -237,7 +241,11 @@ class ExtractSettings(CommonSettings):
         64, ge=1, description="Stories taken from Kafka per round trip to the NER worker process "
         "(several nlp.pipe batches; fewer hand-overs and acknowledgement waits)."
     )
-    batch_wait_s: float = Field(0.2, gt=0, description="Longest wait to fill a batch.")
+    batch_wait_s: float = Field(
+        0.02, gt=0,
+        description="Longest wait to fill a batch. Short, so a quiet stream forwards each story at once; "
+        "under load batches still fill to their size, because the records are already fetched.",
+    )
 
 
 class IndexSettings(CommonSettings):
@@ -246,7 +254,16 @@ class IndexSettings(CommonSettings):
     index_alias: str = Field("news", description="Alias searches use; points at the current index.")
     index_name: str = Field("news-v1", description="Concrete index created behind the alias.")
     bulk_max_docs: int = Field(500, ge=1, description="Most stories per Elasticsearch bulk request.")
-    poll_timeout_ms: int = Field(500, ge=10, description="Longest wait for records per poll.")
+    poll_timeout_ms: int = Field(
+        100, ge=10, description="Longest wait for records per poll (also how often the loop does its own "
+        "upkeep: a trailing refresh, lag)."
+    )
+    refresh_interval_s: float = Field(
+        1.0, ge=0,
+        description="A bulk asks Elasticsearch to refresh (make its stories searchable at once) when the last "
+        "refresh is at least this old; otherwise a refresh follows within this time. Quiet: every story is "
+        "searchable as soon as it is written. Busy: at most one refresh per interval. 0: never ask.",
+    )
     bulk_max_bytes: int = Field(
         10 * 1024 * 1024, ge=1024,
         description="Most bytes per Elasticsearch bulk request (below http.max_content_length, 100 MB by "

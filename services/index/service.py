@@ -18,9 +18,10 @@ def build_stage(settings: IndexSettings) -> SinkStage:
     ensure_index(make_client(settings), settings.index_name, settings.index_alias)
     # Writes retry on the runner's backoff (pausing the consumer, reporting readiness),
     # not inside the client, whose own retries hid an outage for up to 30 s per request.
-    writer = ElasticsearchWriter(make_client(settings, retries=False), settings.index_name, settings.bulk_max_bytes)
+    writer = ElasticsearchWriter(make_client(settings, retries=False), settings.index_name, settings.bulk_max_bytes,
+                                 settings.refresh_interval_s)
     return SinkStage(name="index", source_topic=settings.topic_enriched, write=writer.write,
-                     batch_size=settings.bulk_max_docs)
+                     batch_size=settings.bulk_max_docs, tick=writer.tick)
 
 
 def main() -> None:

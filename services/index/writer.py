@@ -9,6 +9,9 @@
   its version is raised to the highest one already stored (or earlier in the same
   batch), so a notice that carries no version, or an older one, is not refused as
   stale while the killed text stays visible.
+- Visibility: a bulk written when the last refresh is older than `refresh_interval_s`
+  asks for a refresh, so a story written on a quiet stream is searchable at once; under
+  load at most one refresh per interval (RefreshPolicy).
 - Bulks are capped by bytes as well as by count (`bulk_max_bytes`); a bulk that
   Elasticsearch refuses as a whole for its content (413 too large, 400) is split in
   halves until the one document at fault is found and refused alone.
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 
 from elasticsearch import ApiError, Elasticsearch, TransportError
 
@@ -48,11 +52,56 @@ _SYSTEMIC_ERROR_TYPES = {
 _KILL_STATUSES = {"canceled", "withheld"}
 
 
+class RefreshPolicy:
+    """When a bulk asks Elasticsearch to refresh (see IndexSettings.refresh_interval_s).
+
+    Quiet: the last refresh is old, so this bulk refreshes and its stories are searchable
+    as soon as the write returns, instead of up to a refresh interval later. Busy: the
+    bulks in between do not refresh, and `due()` says when a trailing refresh is owed, so
+    no story waits longer than the interval. Refreshing every bulk would cost the server
+    (on noida-db ~80 ms a refresh at 20k stories) as often as bulks arrive."""
+
+    def __init__(self, interval_s: float, clock=time.monotonic) -> None:
+        self.interval_s = interval_s
+        self.clock = clock
+        self.last_refresh = float("-inf")
+        self.unrefreshed_since: float | None = None
+
+    def for_bulk(self) -> bool:
+        if self.interval_s <= 0:
+            return False
+        if self.clock() - self.last_refresh >= self.interval_s:
+            return True
+        if self.unrefreshed_since is None:
+            self.unrefreshed_since = self.clock()
+        return False
+
+    def refreshed(self) -> None:
+        self.last_refresh = self.clock()
+        self.unrefreshed_since = None
+
+    def due(self) -> bool:
+        return self.unrefreshed_since is not None and self.clock() - self.last_refresh >= self.interval_s
+
+
 class ElasticsearchWriter:
-    def __init__(self, es: Elasticsearch, index_name: str, bulk_max_bytes: int = 10 * 1024 * 1024) -> None:
+    def __init__(self, es: Elasticsearch, index_name: str, bulk_max_bytes: int = 10 * 1024 * 1024,
+                 refresh_interval_s: float = 0.0) -> None:
         self.es = es
         self.index_name = index_name
         self.bulk_max_bytes = bulk_max_bytes
+        self.refresh = RefreshPolicy(refresh_interval_s)
+
+    def tick(self) -> None:
+        """The trailing refresh for stories written by bulks that did not refresh."""
+        if not self.refresh.due():
+            return
+        try:
+            self.es.indices.refresh(index=self.index_name)
+        except (ApiError, TransportError, ConnectionError) as exc:
+            log.debug("trailing refresh failed (the next bulk or tick tries again): %r", exc)
+            return
+        self.refresh.refreshed()
 
     # -- documents -----------------------------------------------------------
     def _versions(self, stories: list[Story]) -> list[int]:
@@ -100,8 +149,13 @@ class ElasticsearchWriter:
     def write(self, stories: list[Story]) -> WriteReport:
         lines = self.bulk_lines(stories)
         report = WriteReport()
-        for chunk in self._chunks_by_bytes(lines):
-            self._write_chunk(chunk, lines, report)
+        chunks = self._chunks_by_bytes(lines)
+        refresh = self.refresh.for_bulk()
+        for number, chunk in enumerate(chunks):
+            # Only the last bulk of a batch refreshes: that makes all of them searchable.
+            self._write_chunk(chunk, lines, report, refresh=refresh and number == len(chunks) - 1)
+        if refresh:
+            self.refresh.refreshed()
         self._observe_latency(stories, report)
         return report
 
@@ -116,14 +170,18 @@ class ElasticsearchWriter:
             size += len(line)
         return [chunk for chunk in chunks if chunk]
 
-    def _write_chunk(self, positions: list[int], lines: list[bytes], report: WriteReport) -> None:
+    def _write_chunk(self, positions: list[int], lines: list[bytes], report: WriteReport,
+                     refresh: bool = False) -> None:
         try:
-            response = self.es.bulk(operations=b"".join(lines[p] for p in positions))
+            if refresh:
+                response = self.es.bulk(operations=b"".join(lines[p] for p in positions), refresh="true")
+            else:
+                response = self.es.bulk(operations=b"".join(lines[p] for p in positions))
         except (TransportError, ConnectionError) as exc:
             raise TransientWriteError(f"bulk request failed: {exc}") from exc
         except ApiError as exc:
             if exc.meta.status in (400, 413):
-                self._split_refused_chunk(positions, lines, report, exc)
+                self._split_refused_chunk(positions, lines, report, exc, refresh)
                 return
             self._raise_for_request(exc)
             raise
@@ -131,7 +189,7 @@ class ElasticsearchWriter:
             self._classify_item(position, next(iter(item.values())), report)
 
     def _split_refused_chunk(self, positions: list[int], lines: list[bytes], report: WriteReport,
-                             exc: ApiError) -> None:
+                             exc: ApiError, refresh: bool = False) -> None:
         """Elasticsearch refused the whole request for its content: halve it until the
         document at fault stands alone, then refuse that one document."""
         if len(positions) == 1:
@@ -141,8 +199,8 @@ class ElasticsearchWriter:
             return
         log.warning("bulk of %d documents refused (%s); splitting it", len(positions), exc.meta.status)
         half = len(positions) // 2
-        self._write_chunk(positions[:half], lines, report)
-        self._write_chunk(positions[half:], lines, report)
+        self._write_chunk(positions[:half], lines, report, refresh)
+        self._write_chunk(positions[half:], lines, report, refresh)
 
     @staticmethod
     def _raise_for_request(exc: ApiError) -> None:

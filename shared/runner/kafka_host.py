@@ -131,6 +131,8 @@ class SinkHost:
             self._hand_back(polled)
         if self.pending is not None and time.monotonic() >= self.pending.retry_at:
             self._try_batch(self.pending)
+        if self.stage.tick is not None:
+            self.stage.tick()
         if time.monotonic() >= self._next_progress:
             self._next_progress = time.monotonic() + PROGRESS_EVERY_S
             self._check_progress()

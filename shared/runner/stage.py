@@ -88,6 +88,9 @@ class SinkStage:
     source_topic: str
     write: WriteFn
     batch_size: int = 500
+    # Called on every turn of the host's loop, between batches: for work a sink owes on its
+    # own schedule (the index writer's trailing refresh). Must be quick and never raise.
+    tick: Callable[[], None] | None = None
 
 
 def process_isolating_failures(process: ProcessFn, stories: list[Story]) -> list[Story | Rejected]:

@@ -34,11 +34,23 @@ class FakeClient:
         self.stored = stored or {}
         self.error_type = error_type
         self.requests: list[list[dict]] = []
+        self.refreshes: list[str | None] = []
+        self.explicit_refreshes = 0
         self._served = 0
 
-    def bulk(self, operations):
+    @property
+    def indices(self):
+        client = self
+
+        class Indices:
+            def refresh(self, index):
+                client.explicit_refreshes += 1
+        return Indices()
+
+    def bulk(self, operations, refresh=None):
         lines = [json.loads(line) for line in operations.splitlines()]
         self.requests.append(lines)
+        self.refreshes.append(refresh)
         docs = len(lines) // 2
         error = self.refuse(docs) if self.refuse else None
         if error is not None:
@@ -142,3 +154,42 @@ def test_document_flattens_offsets_and_adds_language_field():
     assert doc["lang"] == {"fr": "Nissan\n\nRenault"}
     assert doc["indexed_at"].startswith("2026-01-01")
     assert "schema_version" not in doc
+
+
+class Clock:
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_quiet_bulks_refresh_at_once_and_busy_ones_get_one_trailing_refresh():
+    """Issue 12: a story written on a quiet stream is searchable when the write returns;
+    under load at most one refresh per interval, and none is owed for longer."""
+    from services.index.writer import RefreshPolicy
+
+    client = FakeClient()
+    writer = ElasticsearchWriter(client, "news-v1", refresh_interval_s=1.0)
+    clock = Clock()
+    writer.refresh = RefreshPolicy(1.0, clock)
+    writer.write(_stories(1))
+    assert client.refreshes == ["true"], "quiet: this bulk refreshes"
+    for step in range(4):  # busy: four bulks within the second
+        clock.now += 0.2
+        writer.write(_stories(2))
+        writer.tick()
+    assert client.refreshes[1:] == [None] * 4 and client.explicit_refreshes == 0
+    clock.now += 0.25  # a second after the last refresh: the trailing one is due
+    writer.tick()
+    assert client.explicit_refreshes == 1
+    writer.tick()
+    assert client.explicit_refreshes == 1, "nothing owed any more"
+
+
+def test_refresh_interval_zero_never_asks():
+    client = FakeClient()
+    writer = ElasticsearchWriter(client, "news-v1", refresh_interval_s=0)
+    writer.write(_stories(1))
+    writer.tick()
+    assert client.refreshes == [None] and client.explicit_refreshes == 0
