@@ -210,16 +210,19 @@ def sigkill(name: str, times: int = 3) -> Callable[[Harness], None]:
 
 
 def sigkill_workers(name: str, times: int = 3) -> Callable[[Harness], None]:
-    """Only the stage's worker process: the service must notice and restart."""
+    """Only the stage's worker process: its service must notice and replace it."""
     def fault(h: Harness) -> None:
         for _ in range(times):
             pid = stack.pid_of(h.config, name)
-            for child in _children(pid):
+            killed = stack.stage_workers(pid)
+            for worker in killed:
                 try:
-                    os.kill(child, signal.SIGKILL)
+                    os.kill(worker, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
-            _restart_pause(h, name, pid)
+            deadline = time.monotonic() + 120  # replaced when the next batch finds it dead
+            while time.monotonic() < deadline and not (stack.stage_workers(stack.pid_of(h.config, name)) - killed):
+                time.sleep(0.5)
             time.sleep(2)
     return fault
 
@@ -270,21 +273,6 @@ def junk_on_every_topic(h: Harness) -> None:
             producer.send(topic, key=f"junk-{topic}-{i}".encode(), value=shapes[i % len(shapes)] or None)
     producer.flush()
     producer.close()
-
-
-def _children(pid: int) -> set[int]:
-    parents = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        parents[int(stat.parent.name)] = int(fields[1])
-    found, frontier = set(), {pid}
-    while frontier:
-        frontier = {c for c, p in parents.items() if p in frontier} - found
-        found |= frontier
-    return found
 
 
 SCENARIOS: dict[str, Callable[[Harness], None] | None] = {

@@ -94,8 +94,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         url = urls.get(name)
         if url and info["statename"] == "RUNNING":
             try:
-                with urllib.request.urlopen(url.replace("/healthz", "/readyz"), timeout=2) as response:
-                    ready = "ready"
+                urllib.request.urlopen(url.replace("/healthz", "/readyz"), timeout=2).close()
+                ready = "ready"
             except urllib.error.HTTPError as exc:
                 reasons = json.load(exc).get("reasons", {})
                 ready = "not ready: " + "; ".join(f"{k}: {v}" for k, v in reasons.items())

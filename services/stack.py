@@ -364,6 +364,35 @@ def stop_services(config: StackConfig) -> list[str]:
     return names
 
 
+def descendants(pid: int) -> set[int]:
+    """Every live (not zombie) process below pid, from /proc."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z":
+            parents[int(stat.parent.name)] = int(fields[1])
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def stage_workers(pid: int) -> set[int]:
+    """A service's stage worker processes (multiprocessing's spawn children, not its resource tracker)."""
+    workers = set()
+    for child in descendants(pid):
+        try:
+            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+                workers.add(child)
+        except OSError:
+            continue
+    return workers
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

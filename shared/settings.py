@@ -71,7 +71,7 @@ class CommonSettings(BaseSettings):
         "rest of its batch succeeds; then it is dead-lettered as transient_exhausted.",
     )
     stall_after_s: float = Field(
-        300.0, gt=0,
+        120.0, gt=0,
         description="A held partition with lag whose committed offset has not moved for this long (and not "
         "because the downstream is down) makes the service exit so its supervisor restarts it.",
     )

@@ -344,7 +344,10 @@ class TransformHost:
             fetched = consumer.highwater(tp)
             sample[key] = max([o for o in (ends.get(tp), fetched) if o is not None], default=None)
             committed[key] = consumer._committed_offset.get(tp)  # faust's own record of its commits
-        lags = self.progress.observe(sample, committed, waiting=self.backoff.attempts > 0)
+        # Waiting on purpose: backing off, or the worker still within its budget for a long batch.
+        oldest = time.perf_counter() - self.batch_starts[0][0] if self.batch_starts else 0.0
+        busy = bool(self.batch_starts) and oldest < self.batch_starts[0][1]
+        lags = self.progress.observe(sample, committed, waiting=self.backoff.attempts > 0 or busy)
         stalled = self.progress.stalled(lags)
         if stalled:
             exit_now(EXIT_STUCK, f"{self.stage.name}: partitions stopped moving: {'; '.join(stalled)}")

@@ -13,28 +13,11 @@ import os
 import signal
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 
+from services import stack
 from tests.integration.conftest import _alive, search_ids, wait_until
-
-
-def _children(pid: int) -> set[int]:
-    """Every live descendant of pid."""
-    parents: dict[int, int] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[0] != "Z":
-            parents[int(stat.parent.name)] = int(fields[1])
-    found, frontier = set(), {pid}
-    while frontier:
-        frontier = {child for child, parent in parents.items() if parent in frontier} - found
-        found |= frontier
-    return found
 
 
 @pytest.mark.parametrize("service", ["langdetect", "extract"])
@@ -42,7 +25,7 @@ def test_sigterm_stops_a_transform_within_seconds_and_leaves_no_children(running
     """It took 61-63 s (faust waiting for aiokafka's fetch task), and make down then
     SIGKILLed it and left the worker and resource tracker running."""
     pid = running_stack.pid(service)
-    children = _children(pid)
+    children = stack.descendants(pid)
     assert children, f"{service} runs its stage in a worker process"
     os.kill(pid, signal.SIGTERM)  # the main process only, as `docker stop` does
     wait_until(lambda: not _alive(pid), timeout_s=20, interval_s=0.1, what=f"{service} exiting after SIGTERM")
@@ -55,7 +38,7 @@ def test_sigterm_stops_a_transform_within_seconds_and_leaves_no_children(running
 
 def test_sigkill_leaves_no_worker_behind_and_the_supervisor_restarts(running_stack):
     pid = running_stack.pid("extract")
-    children = _children(pid)
+    children = stack.descendants(pid)
     os.kill(pid, signal.SIGKILL)  # the main process only: its worker must not outlive it
     wait_until(lambda: not any(_alive(child) for child in children), timeout_s=10,
                what=f"extract's children {sorted(children)} gone after SIGKILL of their parent")
@@ -67,7 +50,7 @@ def test_a_hung_worker_is_replaced_and_the_story_still_arrives(running_stack, es
     Now its service kills and replaces it (without exiting: a story that hangs the stage
     would hang a restarted service too) and processes the batch again."""
     pid = running_stack.pid("langdetect")
-    workers = {child for child in _children(pid) if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes()}
+    workers = stack.stage_workers(pid)
     assert len(workers) == 1, "one stage worker (beside multiprocessing's resource tracker)"
     for worker in workers:
         os.kill(worker, signal.SIGSTOP)  # hung: alive, never answering
@@ -85,4 +68,4 @@ def test_a_hung_worker_is_replaced_and_the_story_still_arrives(running_stack, es
     assert "replacing the worker process" in log
     assert not any(_alive(worker) for worker in workers), "the hung worker was killed"
     assert running_stack.pid("langdetect") == pid, "the service itself kept running"
-    assert _children(pid) - workers, "a new worker took over"
+    assert stack.descendants(pid) - workers, "a new worker took over"
