@@ -149,6 +149,11 @@ def send_confirmed(producer: KafkaProducer, topic: str, records, timeout_s: floa
         future.get(timeout=timeout_s)
 
 
+def compression(settings: CommonSettings) -> str | None:
+    """The producers' record-batch compression: None for "none"."""
+    return None if settings.kafka_compression == "none" else settings.kafka_compression
+
+
 def make_producer(settings: CommonSettings, client_id: str) -> KafkaProducer:
     # acks=all: a story is only "accepted" once every in-sync replica has it.
     return KafkaProducer(
@@ -158,7 +163,7 @@ def make_producer(settings: CommonSettings, client_id: str) -> KafkaProducer:
         linger_ms=5,
         retries=5,
         max_request_size=MAX_REQUEST_BYTES,
-        compression_type=None,
+        compression_type=compression(settings),
         **kafka_python_kwargs(settings),
     )
 

@@ -47,11 +47,13 @@ import faust
 from shared import deadletter, metrics
 from shared.connection_security import faust_app_kwargs
 from shared.fetch_backoff import install_for_aiokafka
-from shared.kafka_io import MAX_REQUEST_BYTES, bootstrap_servers, broker_max_message_bytes, ensure_topics
+from shared.kafka_io import (MAX_REQUEST_BYTES, bootstrap_servers, broker_max_message_bytes, compression,
+                             ensure_topics)
 from shared.limits import max_record_value_bytes
 from shared.messages import OutRecord
 from shared.observability import Health, serve_observability
 from shared.runner import worker_process
+from shared.runner.adaptive_take import adaptive_noack_take
 from shared.runner.chain import Decoded, InRecord, dead_letter, decode_records
 from shared.runner.crash_only import exit_now
 from shared.runner.failures import EXIT_STUCK, Backoff, ConsecutiveFailures
@@ -366,6 +368,7 @@ def build_app(stage: TransformStage, settings: CommonSettings, group_id: str, ho
         consumer_auto_offset_reset="earliest",
         consumer_group_instance_id=settings.instance_id,
         producer_acks=-1,
+        producer_compression_type=compression(settings),
         producer_max_request_size=MAX_REQUEST_BYTES,
         consumer_max_fetch_size=MAX_REQUEST_BYTES,
         topic_allow_declare=False,  # topics are created by ensure_topics with our partition count
@@ -390,7 +393,7 @@ def build_app(stage: TransformStage, settings: CommonSettings, group_id: str, ho
         slots = asyncio.Semaphore(MAX_BATCHES_IN_FLIGHT)
         finisher = asyncio.ensure_future(finish_batches(stream, in_flight, slots))
         try:
-            async for events in stream.noack_take(stage.batch_size, within=stage.batch_wait_s):
+            async for events in adaptive_noack_take(stream, stage.batch_size, stage.batch_wait_s):
                 if host.stopping:
                     continue  # taken, never acked: read again after the restart
                 started = time.perf_counter()
