@@ -9,6 +9,10 @@
   its version is raised to the highest one already stored (or earlier in the same
   batch), so a notice that carries no version, or an older one, is not refused as
   stale while the killed text stays visible.
+- With index generations (services/index/generations.py, given as `generations`),
+  each story goes to the generation that already holds its id, else the write
+  index, and stored versions are looked up across generations; while a reenrich
+  runs, what was written is mirrored to the generation it builds.
 - Bulks are capped by bytes as well as by count (`bulk_max_bytes`); a bulk that
   Elasticsearch refuses as a whole for its content (413 too large, 400) is split in
   halves until the one document at fault is found and refused alone.
@@ -35,6 +39,7 @@ from shared.contract import Story, utcnow
 from shared.runner import Rejected, TransientWriteError, WriteReport
 from shared.runner.stage import SystemicWriteError
 from services.index.documents import story_document
+from services.index.generations import GenerationRouter, Plan
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +54,16 @@ _KILL_STATUSES = {"canceled", "withheld"}
 
 
 class ElasticsearchWriter:
-    def __init__(self, es: Elasticsearch, index_name: str, bulk_max_bytes: int = 10 * 1024 * 1024) -> None:
+    def __init__(self, es: Elasticsearch, index_name: str, bulk_max_bytes: int = 10 * 1024 * 1024,
+                 generations: "GenerationRouter | None" = None, overwrite_equal: bool = True) -> None:
         self.es = es
-        self.index_name = index_name
+        self.index_name = index_name  # the target when there is no generations router
         self.bulk_max_bytes = bulk_max_bytes
+        self.generations = generations
+        # False (reenrich filling a new generation): a story of the version already stored is
+        # refused as stale instead of rewritten, so it cannot overwrite a kill of that version.
+        self.overwrite_equal = overwrite_equal
+        self._plan: Plan | None = None
 
     # -- documents -----------------------------------------------------------
     def _versions(self, stories: list[Story]) -> list[int]:
@@ -71,6 +82,8 @@ class ElasticsearchWriter:
         return versions
 
     def _stored_versions(self, ids: set[str]) -> dict[str, int]:
+        if self._plan is not None:
+            return self._plan.stored_versions(ids)
         try:
             response = self.es.mget(index=self.index_name, ids=sorted(ids), source=False)
         except (TransportError, ConnectionError) as exc:
@@ -83,10 +96,14 @@ class ElasticsearchWriter:
     def bulk_lines(self, stories: list[Story]) -> list[bytes]:
         """One NDJSON action+document pair per story, in order."""
         indexed_at = utcnow()
+        self._plan = self.generations.plan(stories) if self.generations is not None else None
         lines = []
         for story, version in zip(stories, self._versions(stories)):
-            action = {"index": {"_index": self.index_name, "_id": story.id,
-                                "version": version, "version_type": "external_gte"}}
+            target = self._plan.target(story.id) if self._plan is not None else self.index_name
+            version_type = ("external_gte" if self.overwrite_equal or story.pub_status in _KILL_STATUSES
+                            else "external")
+            action = {"index": {"_index": target, "_id": story.id,
+                                "version": version, "version_type": version_type}}
             document = story_document(story, indexed_at)
             lines.append(json.dumps(action).encode() + b"\n"
                          + json.dumps(document, ensure_ascii=False).encode("utf-8") + b"\n")
@@ -102,6 +119,8 @@ class ElasticsearchWriter:
         report = WriteReport()
         for chunk in self._chunks_by_bytes(lines):
             self._write_chunk(chunk, lines, report)
+        if self._plan is not None:
+            self.generations.mirror(self._plan, lines, stories, report)
         self._observe_latency(stories, report)
         return report
 
