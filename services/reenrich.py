@@ -88,11 +88,20 @@ def raw_consumer(settings: IndexSettings) -> KafkaConsumer:
                          max_partition_fetch_bytes=MAX_REQUEST_BYTES, **kafka_python_kwargs(settings))
 
 
-def raw_end_offsets(consumer: KafkaConsumer, topic: str) -> dict[TopicPartition, int]:
+def raw_end_offsets(consumer: KafkaConsumer, topic: str, timeout_s: float = 30.0) -> dict[TopicPartition, int]:
+    """Each partition's end offset now: the larger of what ListOffsets answers and the high
+    watermark a fetch reports (tansu 0.6 answers ListOffsets(latest) with 1 for every
+    partition). Reading past the marker's moment is harmless; stopping short is not."""
     partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
     if not partitions:
         raise RuntimeError(f"topic {topic} does not exist or has no partitions")
-    return consumer.end_offsets(partitions)
+    ends = consumer.end_offsets(partitions)
+    consumer.assign(partitions)
+    consumer.seek_to_beginning(*partitions)
+    deadline = time.monotonic() + timeout_s
+    while any(consumer.highwater(tp) is None for tp in partitions) and time.monotonic() < deadline:
+        consumer.poll(timeout_ms=200, max_records=1)
+    return {tp: max(ends.get(tp) or 0, consumer.highwater(tp) or 0) for tp in partitions}
 
 
 def read_until(consumer: KafkaConsumer, ends: dict[TopicPartition, int], batch_size: int) -> Iterator[list]:
