@@ -23,6 +23,8 @@ SCRIPTS = [
     ("extract_service_2_replicas", ["extract_service_throughput.py", "--replicas", "2", "--stories", "400",
                                     "--out", "bench/results/extract_service_2_replicas.json"]),
     ("ingest_hostile_batch", ["ingest_hostile_batch.py"]),
+    # The index writer's per-bulk lookup that keeps each story in one generation, by generation count.
+    ("generations_lookup", ["generations_lookup.py"]),
 ]
 
 
