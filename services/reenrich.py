@@ -33,9 +33,7 @@ from kafka import KafkaConsumer, TopicPartition
 from shared.connection_security import kafka_python_kwargs
 from shared.contract import Story
 from shared.elastic import VISIBLE_NOW, make_client
-from shared.generations import (
-    ensure_generations, hold_writes, park_new_generation, read_state, release_writes, swap,
-)
+from shared.generations import hold_writes, park_new_generation, read_state, release_writes, swap
 from shared.kafka_io import MAX_REQUEST_BYTES, bootstrap_servers, broker_max_message_bytes
 from shared.limits import max_record_value_bytes
 from shared.messages import DecodeError, decode_story
@@ -190,7 +188,8 @@ def missing_from(es: Elasticsearch, settings: IndexSettings, parked: str) -> lis
 def run(settings: IndexSettings, langdetect: LangdetectSettings, extract: ExtractSettings, do_swap: bool = True,
         progress: Callable[[str], None] = print) -> ReenrichReport:
     es = make_client(settings)
-    ensure_generations(es, settings)
+    # No ensure_generations here: the template (replicas, ILM) is the setup's and the index
+    # service's, whose environment has every index setting; this command only needs aliases.
     state = read_state(es, settings)
     if state.swapping and state.reenrich:
         progress(f"releasing writes held by an interrupted swap into {state.reenrich}")
