@@ -216,6 +216,7 @@ class Poller(threading.Thread):
                 hits = _hits(self.es, ids)
             except Exception as exc:  # noqa: BLE001 - a failed search is a gap too
                 self.violations.append(f"search failed: {exc!r}")
+                time.sleep(0.1)
                 continue
             counts = collections.Counter(hit["_id"] for hit in hits)
             shown = set(counts)
