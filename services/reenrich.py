@@ -33,7 +33,9 @@ from kafka import KafkaConsumer, TopicPartition
 from shared.connection_security import kafka_python_kwargs
 from shared.contract import Story
 from shared.elastic import VISIBLE_NOW, make_client
-from shared.generations import hold_writes, park_new_generation, read_state, release_writes, swap
+from shared.generations import (
+    hold_writes, park_new_generation, read_state, release_interrupted_swap, release_writes, swap,
+)
 from shared.kafka_io import MAX_REQUEST_BYTES, bootstrap_servers, broker_max_message_bytes
 from shared.limits import max_record_value_bytes
 from shared.messages import DecodeError, decode_story
@@ -190,10 +192,8 @@ def run(settings: IndexSettings, langdetect: LangdetectSettings, extract: Extrac
     es = make_client(settings)
     # No ensure_generations here: the template (replicas, ILM) is the setup's and the index
     # service's, whose environment has every index setting; this command only needs aliases.
-    state = read_state(es, settings)
-    if state.swapping and state.reenrich:
-        progress(f"releasing writes held by an interrupted swap into {state.reenrich}")
-        release_writes(es, settings, state.reenrich, state.live + [state.reenrich])
+    if release_interrupted_swap(es, settings, read_state(es, settings)):
+        progress("released the writes an interrupted swap held")
     parked, created = park_new_generation(es, settings)
     report = ReenrichReport(generation=parked, resumed=not created)
     progress(f"{'building' if created else 'resuming'} generation {parked}; the index service mirrors new "

@@ -72,7 +72,12 @@ class AliasState:
     read: dict[str, dict] = field(default_factory=dict)  # index -> the read alias's definition there
     write: dict[str, bool] = field(default_factory=dict)  # index -> is_write_index
     reenrich: str | None = None  # the parked generation, while a reenrich runs
-    swapping: bool = False  # the swap is holding writes
+    swapping_on: str | None = None  # the index carrying the swap's hold marker
+
+    @property
+    def swapping(self) -> bool:
+        """The swap is holding writes."""
+        return self.swapping_on is not None
 
     @property
     def write_index(self) -> str | None:
@@ -115,7 +120,7 @@ def parse_alias_state(body: dict, settings: IndexSettings) -> AliasState:
         if settings.index_reenrich_alias in aliases:
             state.reenrich = index
         if swap_alias(settings) in aliases:
-            state.swapping = True
+            state.swapping_on = index
     return state
 
 
@@ -368,12 +373,22 @@ def abort_reenrich(es: Elasticsearch, settings: IndexSettings) -> str | None:
     """Drop the parked generation (and with it the markers); returns its name. A swap
     interrupted while it held writes leaves write blocks on the live generations: lifted."""
     state = read_state(es, settings)
+    release_interrupted_swap(es, settings, state)
     if not state.reenrich:
         return None
-    if state.swapping:
-        release_writes(es, settings, state.reenrich, state.live)
     es.indices.delete(index=state.reenrich)
     return state.reenrich
+
+
+def release_interrupted_swap(es: Elasticsearch, settings: IndexSettings, state: AliasState) -> bool:
+    """A swap that died while it held writes (before or after its `_aliases` call) leaves the
+    hold marker and write blocks: lift them from the live and parked generations (retired
+    ones keep theirs). True when there was one."""
+    if not state.swapping_on:
+        return False
+    release_writes(es, settings, state.swapping_on, state.live + ([state.reenrich] if state.reenrich else []))
+    log.warning("released the writes an interrupted swap held (marker on %s)", state.swapping_on)
+    return True
 
 
 def hold_writes(es: Elasticsearch, settings: IndexSettings, parked: str) -> list[str]:

@@ -370,3 +370,24 @@ def test_a_failing_rollover_check_never_fails_the_write(monkeypatch):
     router = GenerationRouter(es, IndexSettings(rollover_check_s=1), rollover_enabled=True)
     router._next_rollover_check = 0
     assert router.plan([_story("a")]).write_index == "news-000001"
+
+
+def test_an_interrupted_swap_is_released_whether_it_died_before_or_after_the_aliases_moved():
+    """A reenrich killed while holding writes must not hold the index service for ever."""
+    for parked_aliases, live in (
+        # died before the `_aliases` call: marker on the parked generation
+        ({"news": {"filter": g.PARKED}, "news-reenrich": {}, "news-reenrich-swapping": {}}, ["news-000001"]),
+        # died after it: the parked one is live now and still carries the hold marker
+        ({"news": {"filter": VISIBLE_NOW}, "news-write": {"is_write_index": True}, "news-reenrich-swapping": {}},
+         ["news-000002"]),
+    ):
+        es = FakeES()
+        es.aliases["news-000001"] = {"news": {"filter": VISIBLE_NOW}, "news-write": {"is_write_index": True}} \
+            if live == ["news-000001"] else {}
+        es.aliases["news-000002"] = parked_aliases
+        state = g.read_state(es, S)
+        assert state.swapping
+        assert g.release_interrupted_swap(es, S, state)
+        assert not g.read_state(es, S).swapping
+        unblocked = {index for index, settings in es.settings_calls if settings == {"index.blocks.write": False}}
+        assert set(live) <= unblocked
