@@ -51,6 +51,8 @@ from elasticsearch import Elasticsearch  # noqa: E402
 from kafka import KafkaConsumer, KafkaProducer  # noqa: E402
 
 from services import stack  # noqa: E402
+from shared.generations import live_generations  # noqa: E402
+from shared.settings import IndexSettings  # noqa: E402
 from services.ingest.formats import parse_bytes  # noqa: E402
 from shared.contract import story_id  # noqa: E402
 from tests.conftest import shared_data_dir  # noqa: E402
@@ -155,8 +157,10 @@ class Harness:
         return found
 
     def duplicates(self, source: str) -> int:
-        self.es.indices.refresh(index="news-v1")
-        response = self.es.search(index="news-v1", size=0, query={"term": {"source": source}},
+        # Every generation, not the read alias: a duplicate across generations counts too.
+        stored = ",".join(live_generations(self.es, IndexSettings()))
+        self.es.indices.refresh(index=stored)
+        response = self.es.search(index=stored, size=0, query={"term": {"source": source}},
                                   aggs={"ids": {"cardinality": {"field": "id"}}}, track_total_hits=True)
         return response["hits"]["total"]["value"] - response["aggregations"]["ids"]["value"]
 

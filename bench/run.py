@@ -29,6 +29,8 @@ SCRIPTS = [
     ("e2e", ["e2e.py"]),
     # What noida-db's searches, refreshes and gets cost as the index grows (why e2e polls with gets).
     ("noida_costs", ["noida_costs.py"]),
+    # The index writer's per-bulk lookup that keeps each story in one generation, by generation count.
+    ("generations_lookup", ["generations_lookup.py"]),
 ]
 
 

@@ -15,6 +15,10 @@
   wirestream deadletter show ID          one dead letter with its payload
   wirestream deadletter replay [filters] re-publish dead letters to their origin topic (after a fix)
   wirestream config [--markdown]         every setting, its environment variable and default
+  wirestream generations                 the index generations: which is written, which searched, docs
+  wirestream rollover [--now]            start a new generation when the rollover conditions are met
+  wirestream reenrich [--no-swap|--abort]   rebuild the index from news.raw into a new generation, swap
+  wirestream snapshot create|list|restore   back up and restore the index generations
 """
 
 from __future__ import annotations
@@ -157,8 +161,9 @@ def cmd_setup(args: argparse.Namespace) -> int:
 
     settings = IndexSettings()
     created = ensure_topics(settings)
-    ensure_index(make_client(settings), settings.index_name, settings.index_alias)
-    print(f"topics ready (created: {created or 'none'}); index {settings.index_name} behind alias {settings.index_alias}")
+    write_index = ensure_index(make_client(settings), settings.index_name, settings.index_alias, settings)
+    print(f"topics ready (created: {created or 'none'}); generation {write_index} behind "
+          f"{settings.index_write_alias}, read alias {settings.index_alias}")
     return 0
 
 
@@ -198,7 +203,8 @@ def cmd_enrich(args: argparse.Namespace) -> int:
     from shared.settings import ExtractSettings, LangdetectSettings
     from services.enrich_offline import main as enrich_main
 
-    return enrich_main(args.paths, LangdetectSettings().und_threshold, ExtractSettings().batch_size)
+    extract = ExtractSettings()
+    return enrich_main(args.paths, LangdetectSettings().und_threshold, extract.batch_size, extract.extra_names)
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
@@ -305,6 +311,92 @@ def cmd_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_generations(args: argparse.Namespace) -> int:
+    """Every index generation: its role, stories stored (tombstones included) and size."""
+    from shared.elastic import make_client
+    from shared.generations import all_generations, read_state
+
+    settings = IndexSettings()
+    es = make_client(settings)
+    state = read_state(es, settings)
+    names = all_generations(es, settings)
+    if not names:
+        print(f"no generations ({settings.index_alias}-*): run `wirestream setup`")
+        return 1
+    stats = {row["index"]: row for row in es.cat.indices(index=",".join(names), format="json", h="index,docs.count,store.size")}
+    print(f"{'generation':<24} {'role':<34} {'docs':>10} {'size':>10}")
+    for name in names:
+        role = ("parked (reenrich building it)" if name == state.reenrich
+                else "write + read" if name == state.write_index
+                else "read" if name in state.read else "retired (behind no alias)")
+        row = stats.get(name, {})
+        print(f"{name:<24} {role:<34} {row.get('docs.count', '?'):>10} {row.get('store.size', '?'):>10}")
+    return 0
+
+
+def cmd_rollover(args: argparse.Namespace) -> int:
+    from shared.elastic import make_client
+    from shared.generations import rollover, rollover_conditions
+
+    settings = IndexSettings()
+    conditions = None if args.now else rollover_conditions(settings)
+    if conditions == {}:
+        print("no rollover condition is set (WIRESTREAM_ROLLOVER_MAX_*); use --now to roll over anyway",
+              file=sys.stderr)
+        return 2
+    result = rollover(make_client(settings), settings, conditions, dry_run=args.dry_run)
+    met = ", ".join(f"{k} {'met' if v else 'not met'}" for k, v in result.conditions.items()) or "unconditional"
+    if result.rolled_over:
+        print(f"rolled over: {result.old_index} -> {result.new_index} ({met})")
+    else:
+        print(f"not rolled over ({result.reason}; {met}); the write index stays {result.old_index}")
+    return 0
+
+
+def cmd_reenrich(args: argparse.Namespace) -> int:
+    from shared.elastic import make_client
+    from shared.generations import abort_reenrich
+    from shared.log_setup import configure_logging
+    from shared.settings import ExtractSettings, LangdetectSettings
+    from services import reenrich
+
+    settings = IndexSettings()
+    configure_logging(settings.log_level)
+    if args.abort:
+        dropped = abort_reenrich(make_client(settings), settings)
+        print(f"dropped {dropped}" if dropped else "no reenrich in progress")
+        return 0
+    report = reenrich.run(settings, LangdetectSettings(), ExtractSettings(), do_swap=not args.no_swap)
+    print("\n".join(report.lines()))
+    return 1 if report.missing else 0
+
+
+def cmd_snapshot(args: argparse.Namespace) -> int:
+    from shared.elastic import make_client
+    from services import snapshots
+
+    settings = IndexSettings()
+    es = make_client(settings)
+    if args.snapshot_command == "create":
+        snap = snapshots.create(es, settings, args.name)
+        print(f"snapshot {snap['snapshot']}: {snap.get('state')} ({', '.join(snap.get('indices', []))}) "
+              f"in repository {settings.snapshot_repository}")
+        return 0 if snap.get("state") == "SUCCESS" else 1
+    if args.snapshot_command == "list":
+        for snap in snapshots.list_snapshots(es, settings):
+            print(snapshots.describe(snap))
+        return 0
+    if not args.rename_prefix and not args.yes:
+        print("restore replaces every index generation with the snapshot's: stop the index service first, "
+              "then run again with --yes (or --rename-prefix to restore beside the live data)", file=sys.stderr)
+        return 2
+    restored = snapshots.restore(es, settings, args.name, args.rename_prefix)
+    print(f"restored {', '.join(restored)} from {args.name}")
+    if not args.rename_prefix:
+        print("stories indexed after the snapshot: `wirestream reenrich` brings them back from news.raw")
+    return 0
+
+
 def _deadletter_filters(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--service", help="only letters from this service (ingest, langdetect, extract, index)")
     parser.add_argument("--reason-class", help="only this reason class (undecodable, processing_error, ...)")
@@ -402,6 +494,29 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--json", action="store_true", help="print the API's JSON answer")
     search.add_argument("--desk", default=None, help="desk URL (default http://127.0.0.1:$WIRESTREAM_DESK_PORT)")
     search.set_defaults(func=cmd_search)
+
+    sub.add_parser("generations", help="list the index generations").set_defaults(func=cmd_generations)
+
+    roll = sub.add_parser("rollover", help="start a new index generation when the conditions are met")
+    roll.add_argument("--now", action="store_true", help="roll over whatever the conditions")
+    roll.add_argument("--dry-run", action="store_true", help="only say whether the conditions are met")
+    roll.set_defaults(func=cmd_rollover)
+
+    reenrich = sub.add_parser("reenrich", help="rebuild the index from news.raw into a new generation and swap")
+    reenrich.add_argument("--no-swap", action="store_true", help="build the new generation, leave it parked")
+    reenrich.add_argument("--abort", action="store_true", help="drop the generation a reenrich was building")
+    reenrich.set_defaults(func=cmd_reenrich)
+
+    snapshot = sub.add_parser("snapshot", help="back up and restore the index generations")
+    snap_sub = snapshot.add_subparsers(dest="snapshot_command", required=True)
+    snap_create = snap_sub.add_parser("create", help="snapshot the live generations (waits until done)")
+    snap_create.add_argument("name", nargs="?", help="default: <alias>-YYYY.MM.DD-HHMMSS")
+    snap_sub.add_parser("list", help="the snapshots in the repository")
+    snap_restore = snap_sub.add_parser("restore", help="replace the generations with a snapshot's")
+    snap_restore.add_argument("name")
+    snap_restore.add_argument("--yes", action="store_true", help="delete the current generations and restore")
+    snap_restore.add_argument("--rename-prefix", help="restore beside the live data as <prefix><index>, no aliases")
+    snapshot.set_defaults(func=cmd_snapshot)
 
     config = sub.add_parser("config", help="document every setting")
     config.add_argument("--markdown", action="store_true")

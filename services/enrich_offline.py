@@ -69,14 +69,14 @@ def enrich_stories(stories: list[Story], enricher: Enricher, und_threshold: floa
             yield {**json.loads(outcome.to_json()), "text": outcome.text}
 
 
-def main(paths: list[str], und_threshold: float, batch_size: int) -> int:
+def main(paths: list[str], und_threshold: float, batch_size: int, extra_names: str | None = None) -> int:
     if paths:
         stories, errors = read_paths(Path(p) for p in paths)
     else:
         stories, errors = read_stdin(sys.stdin.buffer.read())
     for error in errors:
         print(f"rejected {error}", file=sys.stderr)
-    enricher = Enricher(batch_size=batch_size)
+    enricher = Enricher(batch_size=batch_size, extra_names=extra_names)
     failed: list[str] = []
     printed = 0
     for line in enrich_stories(stories, enricher, und_threshold, failed):

@@ -1,8 +1,9 @@
 """Elasticsearch plumbing: the client, the index template, the `news` alias.
 
-Stories live in a concrete index (default `news-v1`) created from the `news`
-index template; people and Kibana search the alias `news`. The alias carries a
-filter, so what it shows is exactly what may be shown now:
+Stories live in index generations (`news-000001`, ...; shared/generations.py)
+created from the `news` index template; people and Kibana search the read alias
+`news`, which covers every generation. The alias carries a filter on each, so
+what it shows is exactly what may be shown now:
 
 - killed or withheld stories (pub_status != usable) stay in the index as
   tombstones, so a late, older version cannot bring them back, but are hidden;
@@ -130,28 +131,14 @@ def wait_for_elasticsearch(es: Elasticsearch, timeout_s: float = 60.0) -> None:
             time.sleep(0.5)
 
 
-def ensure_index(es: Elasticsearch, index_name: str, alias: str) -> None:
-    """Template, index and filtered alias; safe to call from every replica at start."""
-    wait_for_elasticsearch(es)
-    es.indices.put_index_template(
-        name=alias,
-        index_patterns=[f"{alias}-*"],
-        template={"settings": {"number_of_shards": 1}, "mappings": story_mappings()},
-        priority=100,
-    )
-    if not es.indices.exists(index=index_name):
-        try:
-            es.indices.create(index=index_name)
-            log.info("created index %s", index_name)
-        except ApiError as exc:
-            if exc.meta.status != 400:  # 400 resource_already_exists: another replica won the race
-                raise
-    else:
-        # The template only shapes new indices; fields added to the envelope since this index
-        # was created (adding a field is the one mapping change Elasticsearch allows in place)
-        # are mapped here, so they are searchable without a reindex.
-        try:
-            es.indices.put_mapping(index=index_name, properties=story_mappings()["properties"])
-        except ApiError as exc:
-            log.warning("could not add new fields to the mapping of %s: %s", index_name, exc)
-    es.indices.put_alias(index=index_name, name=alias, filter=VISIBLE_NOW)
+def ensure_index(es: Elasticsearch, index_name: str, alias: str, settings=None) -> str:
+    """Template, generations and aliases; safe to call from every replica at start.
+    Returns the write index. `settings` (IndexSettings) carries the write alias,
+    replicas and rollover settings; without it they are the defaults.
+    See shared/generations.py."""
+    from shared.generations import ensure_generations
+    from shared.settings import IndexSettings
+
+    if settings is None:
+        settings = IndexSettings(index_name=index_name, index_alias=alias)
+    return ensure_generations(es, settings)

@@ -71,10 +71,14 @@ def ensure_topics(settings: CommonSettings) -> list[str]:
 
 def new_topic(settings: CommonSettings, name: str) -> NewTopic:
     # Dead letters are kept far longer than stories: they are read, fixed and replayed
-    # by people, days later. The other topics keep the broker's retention.
+    # by people, days later. The raw topic is the archive reenrich rebuilds the index
+    # from: compacted by story id (the record key), it keeps every story's latest record
+    # for ever. The other topics keep the broker's retention.
     configs = {}
     if name == settings.topic_deadletter:
         configs["retention.ms"] = str(settings.topic_deadletter_retention_ms)
+    if name == settings.topic_raw:
+        configs["cleanup.policy"] = settings.topic_raw_cleanup_policy
     return NewTopic(name, settings.topic_partitions, settings.topic_replication, topic_configs=configs)
 
 

@@ -104,6 +104,14 @@ class CommonSettings(BaseSettings):
         "days, -1 keeps them for ever). Stories on the other topics keep the broker's retention "
         "(7 days in docker-compose.yml): dead letters are kept far longer, to be read and replayed.",
     )
+    topic_raw_cleanup_policy: Literal["compact", "delete"] = Field(
+        "compact",
+        description="cleanup.policy of the raw topic, set when a service creates it. `compact` (default): "
+        "Kafka keeps the latest record of every story id for ever, so news.raw is the archive `wirestream "
+        "reenrich` rebuilds the index from (records must be keyed, which every wirestream producer does). "
+        "`delete`: the broker's time retention, like the other topics. An existing topic keeps its policy: "
+        "deploy/README.md, \"Re-enrich\", shows how to change it.",
+    )
     # Connection security: shared/connection_security.py turns these into the keyword
     # arguments of kafka-python, faust/aiokafka and elasticsearch-py.
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
@@ -254,13 +262,87 @@ class ExtractSettings(CommonSettings):
         "stream is idle). Short, so a quiet stream forwards each story at once; under load batches still "
         "fill to their size, because the records are already fetched (shared/runner/adaptive_take.py).",
     )
+    extra_names: str | None = Field(
+        None,
+        description="A TSV file of extra names (`LABEL<TAB>name` per line, LABEL one of PERSON, ORG, LOC, ...) "
+        "matched like the shipped lists in services/extract/data/ (languages without an NER model). Your own "
+        "house list; also how the reenrich test changes a rule. Read at start-up by extract, `wirestream "
+        "enrich` and `wirestream reenrich`.",
+    )
 
 
 class IndexSettings(CommonSettings):
     metrics_port: int = Field(9104, description="Port of index's /metrics and /healthz.")
     consumer_group: str = Field("wirestream-index", description="Kafka consumer group.")
-    index_alias: str = Field("news", description="Alias searches use; points at the current index.")
-    index_name: str = Field("news-v1", description="Concrete index created behind the alias.")
+    index_alias: str = Field(
+        "news",
+        description="Read alias: searches use it. It covers every index generation, each with the visibility "
+        "filter (docs/decisions/0005).",
+    )
+    index_write_alias: str = Field(
+        "news-write",
+        description="Write alias: points at the current generation (is_write_index), the one new stories go "
+        "to and the one rollover replaces.",
+    )
+    index_reenrich_alias: str = Field(
+        "news-reenrich",
+        description="Marker alias on the generation `wirestream reenrich` is building; while it exists the "
+        "index service writes every story there too (docs/decisions/*-index-generations.md).",
+    )
+    index_name: str = Field(
+        "news-000001",
+        description="The first generation, created when there is none. Later ones are named "
+        "`<index_alias>-<number>` (6 digits) by rollover and reenrich. An existing deployment's index behind "
+        "the read alias without a write alias (e.g. `news-v1`) is adopted as the first generation instead.",
+    )
+    index_shards: int = Field(1, ge=1, description="number_of_shards of each new generation.")
+    index_replicas: int = Field(
+        0,
+        ge=0,
+        description="number_of_replicas of each new generation (and set on existing ones at start): 0 on one "
+        "node (the embedded default, docker compose), where a replica can never be placed; 1 or more on a "
+        "cluster (Kubernetes sets 1), so losing a node loses no data.",
+    )
+    rollover: Literal["auto", "ilm", "service", "off"] = Field(
+        "auto",
+        description="Who rolls the write alias over to a new generation: `ilm` (an ILM policy on the server), "
+        "`service` (the index service calls the rollover API every rollover_check_s with the conditions "
+        "below), `off` (only `wirestream rollover`), `auto` (ilm when the server has ILM, else service).",
+    )
+    rollover_max_age: str | None = Field(
+        "30d", description="Roll over when the current generation is older than this (Elasticsearch time "
+        "units: 30d, 12h). Unset: no age condition."
+    )
+    rollover_max_primary_shard_size: str | None = Field(
+        "50gb", description="Roll over when the current generation's largest primary shard is larger "
+        "(Elasticsearch byte units: 50gb). Unset: no size condition."
+    )
+    rollover_max_docs: int | None = Field(
+        None, ge=1, description="Roll over when the current generation holds more stories than this. Unset: "
+        "no count condition."
+    )
+    rollover_check_s: float = Field(
+        300.0, gt=0, description="With rollover=service: how often the index service checks the conditions."
+    )
+    ilm_policy: str = Field(
+        "wirestream-news", description="Name of the ILM policy `wirestream setup` creates (when the server has "
+        "ILM and rollover is ilm or auto); an existing policy of that name is left as it is."
+    )
+    index_delete_after: str | None = Field(
+        None,
+        description="Retention: with ILM, generations are deleted this long after they rolled over (e.g. "
+        "365d). Unset (default): stories are kept for ever. Without ILM nothing is deleted automatically "
+        "(`wirestream generations` lists them; deploy/README.md).",
+    )
+    snapshot_repository: str = Field(
+        "wirestream-backups", description="Snapshot repository `wirestream snapshot` uses (registered on "
+        "first use when missing)."
+    )
+    snapshot_location: str = Field(
+        "/usr/share/elasticsearch/snapshots",
+        description="Filesystem location of the snapshot repository on the Elasticsearch nodes; must be "
+        "listed in their `path.repo` (docker-compose.yml mounts the es-snapshots volume there).",
+    )
     bulk_max_docs: int = Field(500, ge=1, description="Most stories per Elasticsearch bulk request.")
     poll_timeout_ms: int = Field(
         100, ge=10, description="Longest wait for records per poll (also how often the loop does its own "

@@ -30,9 +30,9 @@ def enrich_within_limit(enricher: Enricher, max_record_bytes: int, stories: list
     return [fit_record(story, max_record_bytes) for story in enricher.enrich(stories)]
 
 
-def make_enricher(batch_size: int, max_record_bytes: int):
+def make_enricher(batch_size: int, max_record_bytes: int, extra_names: str | None = None):
     """Built inside the stage's worker process, so the models load there (each on first use)."""
-    return partial(enrich_within_limit, Enricher(batch_size=batch_size), max_record_bytes)
+    return partial(enrich_within_limit, Enricher(batch_size=batch_size, extra_names=extra_names), max_record_bytes)
 
 
 def build_stage(settings: ExtractSettings, max_record_bytes: int) -> TransformStage:
@@ -40,7 +40,7 @@ def build_stage(settings: ExtractSettings, max_record_bytes: int) -> TransformSt
         name="extract",
         source_topic=settings.topic_detected,
         sink_topic=settings.topic_enriched,
-        make_process=partial(make_enricher, settings.batch_size, max_record_bytes),
+        make_process=partial(make_enricher, settings.batch_size, max_record_bytes, settings.extra_names),
         batch_size=settings.stream_batch_size,
         batch_wait_s=settings.batch_wait_s,
     )

@@ -6,12 +6,17 @@
   re-enrichment) rewrites; an older version arriving late gets 409 and is
   counted as stale, never written over a newer one.
 - A kill or withhold notice always wins over every earlier version of its story:
-  its version is raised to the highest one already stored (or earlier in the same
-  batch), so a notice that carries no version, or an older one, is not refused as
-  stale while the killed text stays visible.
+  its version is raised to one above the highest already stored (or earlier in the
+  same batch), so a notice that carries no version, or an older one, is not refused
+  as stale while the killed text stays visible, and a later resend of the killed
+  version is refused as stale instead of bringing it back.
 - Visibility: a bulk written when the last refresh is older than `refresh_interval_s`
   asks for a refresh, so a story written on a quiet stream is searchable at once; under
   load at most one refresh per interval (RefreshPolicy).
+- With index generations (services/index/generations.py, given as `generations`),
+  each story goes to the generation that already holds its id, else the write
+  index, and stored versions are looked up across generations; while a reenrich
+  runs, what was written is mirrored to the generation it builds.
 - Bulks are capped by bytes as well as by count (`bulk_max_bytes`); a bulk that
   Elasticsearch refuses as a whole for its content (413 too large, 400) is split in
   halves until the one document at fault is found and refused alone.
@@ -39,6 +44,7 @@ from shared.contract import Story, utcnow
 from shared.runner import Rejected, TransientWriteError, WriteReport
 from shared.runner.stage import SystemicWriteError
 from services.index.documents import story_document
+from services.index.generations import GenerationRouter, Plan
 
 log = logging.getLogger(__name__)
 
@@ -86,18 +92,27 @@ class RefreshPolicy:
 
 class ElasticsearchWriter:
     def __init__(self, es: Elasticsearch, index_name: str, bulk_max_bytes: int = 10 * 1024 * 1024,
-                 refresh_interval_s: float = 0.0) -> None:
+                 refresh_interval_s: float = 0.0, refresh_target: str | None = None,
+                 generations: "GenerationRouter | None" = None, overwrite_equal: bool = True) -> None:
         self.es = es
-        self.index_name = index_name
+        self.index_name = index_name  # the target when there is no generations router
         self.bulk_max_bytes = bulk_max_bytes
+        self.generations = generations
+        # False (reenrich filling a new generation): a story of the version already stored is
+        # refused as stale instead of rewritten, so it cannot overwrite a kill of that version.
+        self.overwrite_equal = overwrite_equal
+        self._plan: Plan | None = None
         self.refresh = RefreshPolicy(refresh_interval_s)
+        # What the trailing refresh refreshes: the read alias (every generation a bulk may have
+        # written to), else the one index.
+        self.refresh_target = refresh_target or index_name
 
     def tick(self) -> None:
         """The trailing refresh for stories written by bulks that did not refresh."""
         if not self.refresh.due():
             return
         try:
-            self.es.indices.refresh(index=self.index_name)
+            self.es.indices.refresh(index=self.refresh_target)
         except (ApiError, TransportError, ConnectionError) as exc:
             log.debug("trailing refresh failed (the next bulk or tick tries again): %r", exc)
             return
@@ -115,11 +130,15 @@ class ElasticsearchWriter:
         for i, story in enumerate(stories):
             seen = highest.get(story.id, -1)
             if i in kills:
-                versions[i] = max(story.version, seen)
+                # One above what is stored: a resend of that same version (external_gte allows
+                # equal) must not bring the killed text back.
+                versions[i] = max(story.version, seen + 1) if seen >= 0 else story.version
             highest[story.id] = max(seen, versions[i])
         return versions
 
     def _stored_versions(self, ids: set[str]) -> dict[str, int]:
+        if self._plan is not None:
+            return self._plan.stored_versions(ids)
         try:
             response = self.es.mget(index=self.index_name, ids=sorted(ids), source=False)
         except (TransportError, ConnectionError) as exc:
@@ -132,10 +151,14 @@ class ElasticsearchWriter:
     def bulk_lines(self, stories: list[Story]) -> list[bytes]:
         """One NDJSON action+document pair per story, in order."""
         indexed_at = utcnow()
+        self._plan = self.generations.plan(stories) if self.generations is not None else None
         lines = []
         for story, version in zip(stories, self._versions(stories)):
-            action = {"index": {"_index": self.index_name, "_id": story.id,
-                                "version": version, "version_type": "external_gte"}}
+            target = self._plan.target(story.id) if self._plan is not None else self.index_name
+            version_type = ("external_gte" if self.overwrite_equal or story.pub_status in _KILL_STATUSES
+                            else "external")
+            action = {"index": {"_index": target, "_id": story.id,
+                                "version": version, "version_type": version_type}}
             document = story_document(story, indexed_at)
             lines.append(json.dumps(action).encode() + b"\n"
                          + json.dumps(document, ensure_ascii=False).encode("utf-8") + b"\n")
@@ -156,6 +179,8 @@ class ElasticsearchWriter:
             self._write_chunk(chunk, lines, report, refresh=refresh and number == len(chunks) - 1)
         if refresh:
             self.refresh.refreshed()
+        if self._plan is not None:
+            self.generations.mirror(self._plan, lines, stories, report)
         self._observe_latency(stories, report)
         return report
 

@@ -25,6 +25,8 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from services import stack
 from services.stack import StackConfig
+from shared.generations import get_stored, live_generations, write_index as _write_index
+from shared.settings import IndexSettings
 
 pytestmark = pytest.mark.integration
 
@@ -249,3 +251,19 @@ def _high_watermarks(consumer: KafkaConsumer, partitions: list[TopicPartition]) 
     while any(consumer.highwater(tp) is None for tp in partitions) and time.monotonic() < deadline:
         consumer.poll(timeout_ms=200)
     return {tp: consumer.highwater(tp) or 0 for tp in partitions}
+
+
+# Stories live in index generations (shared/generations.py). Tests that look past the
+# read alias's filter (tombstones, duplicates) read every live generation.
+def stored_indices(es: Elasticsearch) -> str:
+    """Every generation behind the read alias, comma-joined: stored documents, hidden or not."""
+    return ",".join(live_generations(es, IndexSettings()))
+
+
+def write_index(es: Elasticsearch) -> str:
+    return _write_index(es, IndexSettings())
+
+
+def stored_document(es: Elasticsearch, story_id: str) -> dict | None:
+    """The stored document of a story ({_index, _version, _source}), visible in search or not."""
+    return get_stored(es, IndexSettings(), story_id)

@@ -10,7 +10,7 @@ import urllib.request
 import uuid
 
 from services import stack
-from tests.integration.conftest import search_ids, wait_until
+from tests.integration.conftest import search_ids, stored_document, wait_until, write_index
 
 
 def _probe(running_stack, path: str) -> tuple[int, dict]:
@@ -51,14 +51,15 @@ def test_elasticsearch_down_is_not_ready_but_alive_and_recovers_by_itself(runnin
 
 
 def test_a_write_block_holds_the_stream_instead_of_dead_lettering_it(running_stack, es, deadletters):
-    es.indices.put_settings(index="news-v1", settings={"index.blocks.write": True})
+    blocked = write_index(es)
+    es.indices.put_settings(index=blocked, settings={"index.blocks.write": True})
     try:
         ids = _post(running_stack, f"blocked-{uuid.uuid4().hex[:8]}", 4)
         ready = wait_until(lambda: (lambda r: r if r[0] == 503 else None)(_probe(running_stack, "/readyz")),
                            timeout_s=120, what="index reporting the write block")
         assert "cluster_block_exception" in json.dumps(ready[1]) or "blocked" in json.dumps(ready[1])
     finally:
-        es.indices.put_settings(index="news-v1", settings={"index.blocks.write": False})
+        es.indices.put_settings(index=blocked, settings={"index.blocks.write": False})
     wait_until(lambda: len(search_ids(es, ids)) == 4, timeout_s=120, what="the held stories once unblocked")
     assert not [d for d in deadletters() if d.get("story_id") in ids], "nothing dead-lettered for a write block"
 
@@ -75,5 +76,14 @@ def test_a_kill_notice_without_a_version_hides_a_later_version(running_stack, es
         {"guid": run, "source": "TEST", "pub_status": "canceled"}).encode())
     assert status == 202
     wait_until(lambda: not search_ids(es, [story_id]), timeout_s=120, what="the killed story hidden")
-    stored = es.get(index="news-v1", id=story_id)
-    assert stored["_source"]["pub_status"] == "canceled" and stored["_version"] == 3
+    stored = stored_document(es, story_id)
+    assert stored["_source"]["pub_status"] == "canceled" and stored["_version"] == 4
+    # The provider sends version 3 again: it must not bring the killed text back.
+    stale_before = running_stack.metric("index", "wirestream_stale_versions_total")
+    status, _ = running_stack.post("/v1/items", json.dumps(
+        {"guid": run, "source": "TEST", "version": 3, "headline": f"To be killed {run}",
+         "body": "Officials in Lima said on Monday that this story would be withdrawn."}).encode())
+    assert status == 202
+    wait_until(lambda: running_stack.metric("index", "wirestream_stale_versions_total") > stale_before,
+               timeout_s=120, what="the resent version 3 refused as stale")
+    assert not search_ids(es, [story_id]), "the kill still wins"

@@ -6,7 +6,7 @@ import json
 import uuid
 from datetime import datetime, timedelta, timezone
 
-from tests.integration.conftest import search_ids, wait_until
+from tests.integration.conftest import search_ids, stored_document, wait_until
 
 
 def _post(running_stack, **fields) -> str:
@@ -16,9 +16,9 @@ def _post(running_stack, **fields) -> str:
 
 
 def _stored(es, story_id: str) -> dict | None:
-    """The document as stored in the concrete index, visible in search or not."""
-    response = es.options(ignore_status=404).get(index="news-v1", id=story_id)
-    return response["_source"] if response.get("found") else None
+    """The document as stored in its generation, visible in search or not."""
+    found = stored_document(es, story_id)
+    return found["_source"] if found else None
 
 
 def test_an_older_version_arriving_late_never_overwrites_a_newer_one(running_stack, es):

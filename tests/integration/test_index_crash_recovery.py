@@ -6,7 +6,7 @@ import json
 import signal
 import uuid
 
-from tests.integration.conftest import uncommitted, wait_until
+from tests.integration.conftest import stored_indices, uncommitted, wait_until
 
 STORIES = 300
 
@@ -23,8 +23,8 @@ def test_index_killed_mid_stream_indexes_every_story_exactly_once(running_stack,
     producer.flush()
 
     def indexed() -> int:
-        es.indices.refresh(index="news-v1")
-        return es.count(index="news-v1", query={"term": {"headline.keyword": f"Crash test {run}"}})["count"]
+        es.indices.refresh(index=stored_indices(es))
+        return es.count(index=stored_indices(es), query={"term": {"headline.keyword": f"Crash test {run}"}})["count"]
 
     # Kill as soon as the first bulk writes landed, before all of them did.
     wait_until(lambda: indexed() > 0, timeout_s=60, interval_s=0.05, what="first stories indexed")
@@ -37,12 +37,12 @@ def test_index_killed_mid_stream_indexes_every_story_exactly_once(running_stack,
     running_stack.wait_restarted("index", old_pid)  # the supervisor restarts it
     wait_until(lambda: indexed() >= STORIES, timeout_s=120, what=f"all {STORIES} stories indexed")
 
-    es.indices.refresh(index="news-v1")
-    response = es.search(index="news-v1", size=0, query={"term": {"headline.keyword": f"Crash test {run}"}},
+    es.indices.refresh(index=stored_indices(es))
+    response = es.search(index=stored_indices(es), size=0, query={"term": {"headline.keyword": f"Crash test {run}"}},
                          aggs={"ids": {"cardinality": {"field": "id"}}})
     assert response["hits"]["total"]["value"] == STORIES
     assert response["aggregations"]["ids"]["value"] == STORIES
-    found = {hit["_id"] for hit in es.search(index="news-v1", size=STORIES,
+    found = {hit["_id"] for hit in es.search(index=stored_indices(es), size=STORIES,
                                              query={"term": {"headline.keyword": f"Crash test {run}"}})["hits"]["hits"]}
     assert found == set(ids)
     # Exactly-once in the index comes from the deterministic _id; this checks the other

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 
-from tests.integration.conftest import search_ids, wait_until
+from tests.integration.conftest import search_ids, stored_indices, wait_until
 
 
 def _post_story(running_stack, **fields) -> str:
@@ -70,8 +70,8 @@ def test_malformed_item_gets_400_and_nothing_is_indexed(running_stack, es):
     # A later good story is indexed: had the malformed ones got through, they would be there by then.
     sentinel = _post_story(running_stack, headline="Sentinel after malformed items", body=f"Sentinel {uuid.uuid4()}.")
     wait_until(lambda: search_ids(es, [sentinel]), timeout_s=60, what="the sentinel story")
-    es.indices.refresh(index="news-v1")
-    assert es.count(index="news-v1", query={"multi_match": {"query": marker, "fields": ["headline", "body"]}})["count"] == 0
+    es.indices.refresh(index=stored_indices(es))
+    assert es.count(index=stored_indices(es), query={"multi_match": {"query": marker, "fields": ["headline", "body"]}})["count"] == 0
 
 
 def test_story_elasticsearch_rejects_becomes_a_dead_letter(running_stack, es, producer, deadletters):

@@ -65,7 +65,8 @@ def test_raising_the_partition_setting_adds_partitions_at_start(bootstrap):
     # The new partitions take records.
     producer = KafkaProducer(bootstrap_servers=bootstrap)
     try:
-        assert producer.send("t.raw", b"story", partition=5).get(timeout=30).partition == 5
+        # Keyed, as every wirestream producer sends: the raw topic is compacted by key.
+        assert producer.send("t.raw", key=b"story-1", value=b"story", partition=5).get(timeout=30).partition == 5
     finally:
         producer.close()
 
@@ -80,12 +81,15 @@ def test_the_deadletter_topic_keeps_records_far_longer(bootstrap):
     kafka_io.ensure_topics(settings)
     admin = kafka_io.wait_for_admin(settings)
     try:
-        def retention(topic: str):
+        def config(topic: str, key: str = "retention.ms"):
             described = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
-            entry = described["topic"][topic].get("retention.ms")
+            entry = described["topic"][topic].get(key)
             return entry["value"] if entry else None
 
-        assert retention("r.deadletter") == "123456789000"
-        assert retention("r.raw") != "123456789000"  # stories keep the broker's retention
+        assert config("r.deadletter") == "123456789000"
+        assert config("r.raw") != "123456789000"  # stories keep the broker's retention
+        # Issue 11 item 5: the raw topic is the reenrich archive, compacted by story id.
+        assert config("r.raw", "cleanup.policy") == "compact"
+        assert config("r.detected", "cleanup.policy") in (None, "delete")
     finally:
         admin.close()

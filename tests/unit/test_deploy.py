@@ -403,6 +403,21 @@ def test_bind_mounts_point_at_files_in_the_repo():
     assert mounts >= 4  # prometheus.yml, grafana provisioning + dashboards, kibana objects
 
 
+def test_snapshots_have_a_repository_volume_and_one_node_no_replicas():
+    """Issue 11 items 4 and 6: path.repo on a volume at the location `wirestream snapshot`
+    registers; number_of_replicas 0 on the one Elasticsearch node; news.raw compacted."""
+    compose = load_compose()
+    elasticsearch = compose["services"]["elasticsearch"]
+    location = IndexSettings.model_fields["snapshot_location"].default
+    assert elasticsearch["environment"]["path.repo"] == location
+    assert f"es-snapshots:{location}" in elasticsearch["volumes"] and "es-snapshots" in compose["volumes"]
+    assert elasticsearch["environment"]["action.auto_create_index"].startswith("-news-*")
+    env = compose["x-wirestream-env"]
+    assert IndexSettings.model_fields["index_replicas"].default == 0
+    assert not any("WIRESTREAM_INDEX_REPLICAS" in environment(svc) for svc in services().values())
+    assert env["WIRESTREAM_TOPIC_RAW_CLEANUP_POLICY"] == "compact"
+
+
 # --------------------------------------------------------------- prometheus --
 
 def prometheus_config() -> dict:

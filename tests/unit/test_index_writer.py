@@ -135,7 +135,7 @@ def test_a_kill_without_a_version_wins_over_the_stored_version():
     client = FakeClient(stored={"id0": 5})
     kill = Story(id="id0", version=1, pub_status="canceled")
     ElasticsearchWriter(client, "news-v1").write([kill])
-    assert client.actions()[0]["version"] == 5
+    assert client.actions()[0]["version"] == 6, "one above the stored version: a resend of 5 cannot undo it"
 
 
 def test_a_kill_wins_over_a_newer_version_earlier_in_the_same_batch():
@@ -143,7 +143,7 @@ def test_a_kill_wins_over_a_newer_version_earlier_in_the_same_batch():
     update = Story(id="id0", version=4, headline="H", body="B")
     kill = Story(id="id0", version=1, pub_status="withheld")
     ElasticsearchWriter(client, "news-v1").write([update, kill])
-    assert [a["version"] for a in client.actions()] == [4, 4]
+    assert [a["version"] for a in client.actions()] == [4, 5]
 
 
 def test_document_flattens_offsets_and_adds_language_field():

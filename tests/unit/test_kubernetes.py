@@ -231,7 +231,21 @@ def test_topics_match_the_settings(rendered):
         assert topic["metadata"]["labels"]["strimzi.io/cluster"] == next(iter(of_kind(rendered, "Kafka")))
     deadletter = topics[defaults["topic_deadletter"]]["spec"]["config"]["retention.ms"]
     assert deadletter == CommonSettings.model_fields["topic_deadletter_retention_ms"].default
-    assert deadletter > 10 * topics[defaults["topic_raw"]]["spec"]["config"]["retention.ms"]
+    assert deadletter > 10 * topics[defaults["topic_detected"]]["spec"]["config"]["retention.ms"]
+    # Issue 11 item 5: the raw topic is the reenrich archive, compacted as the services create it.
+    raw = topics[defaults["topic_raw"]]["spec"]["config"]
+    assert raw["cleanup.policy"] == CommonSettings.model_fields["topic_raw_cleanup_policy"].default == "compact"
+    assert "retention.ms" not in raw
+
+
+def test_index_generations_have_a_replica_on_the_cluster(rendered):
+    """Issue 11 item 4: number_of_replicas 0 fits one node only; ECK runs several."""
+    nodes = sum(node_set["count"] for node_set in
+                next(iter(of_kind(rendered, "Elasticsearch").values()))["spec"]["nodeSets"])
+    env = {item["name"]: item.get("value") for item in
+           of_kind(rendered, "Deployment")["index"]["spec"]["template"]["spec"]["containers"][0]["env"]}
+    replicas = int(env["WIRESTREAM_INDEX_REPLICAS"])
+    assert nodes >= 2 and 1 <= replicas < nodes
 
 
 def test_extract_scales_on_its_consumer_lag(rendered):

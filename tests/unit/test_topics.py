@@ -47,9 +47,17 @@ def test_new_topics_get_the_partition_count_and_only_deadletters_a_long_retentio
     assert created == ["news.raw", "news.detected", "news.enriched", "news.deadletter"]
     configs = {topic.name: topic.topic_configs for topic in admin.created}
     assert configs["news.deadletter"] == {"retention.ms": "-1"}
-    assert configs["news.raw"] == configs["news.detected"] == configs["news.enriched"] == {}
+    assert configs["news.detected"] == configs["news.enriched"] == {}
+    # Issue 11 item 5: the raw topic is the archive reenrich reads, compacted by story id.
+    assert configs["news.raw"] == {"cleanup.policy": "compact"}
     assert {topic.num_partitions for topic in admin.created} == {3}
     assert admin.raised == []  # created topics need no raising
+
+
+def test_the_raw_topic_can_keep_time_retention_instead(monkeypatch):
+    admin = FakeAdmin({})
+    _run(monkeypatch, admin, topic_raw_cleanup_policy="delete")
+    assert {topic.name: topic.topic_configs for topic in admin.created}["news.raw"] == {"cleanup.policy": "delete"}
 
 
 def test_existing_topics_with_fewer_partitions_are_raised_and_others_left(monkeypatch):

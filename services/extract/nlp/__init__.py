@@ -97,10 +97,11 @@ class Enricher:
     """Models load on first use: a worker that never sees a French story never
     pays for the French model (about 59 MB per process)."""
 
-    def __init__(self, batch_size: int = 16, learn: bool = True):
+    def __init__(self, batch_size: int = 16, learn: bool = True, extra_names: str | None = None):
         self.batch_size = batch_size
         self.learn = learn
-        self.gazetteer = Gazetteer()
+        # extra_names: the operator's own list (WIRESTREAM_EXTRA_NAMES), matched like the shipped ones.
+        self.gazetteer = Gazetteer(extra_files=(extra_names,) if extra_names else ())
         self._nlp: dict[str, object] = {}
 
     def nlp(self, lang: str):

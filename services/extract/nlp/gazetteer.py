@@ -38,20 +38,25 @@ def _tokens(text: str) -> list[tuple[int, int, str]]:
 
 
 class Gazetteer:
-    def __init__(self, data_dir: Path | None = DATA_DIR):
+    def __init__(self, data_dir: Path | None = DATA_DIR, extra_files: tuple[Path | str, ...] = ()):
+        """`extra_files`: more lists in the same format (WIRESTREAM_EXTRA_NAMES), after the shipped ones."""
         self._root: dict = {}
         self._size = 0
         self.learned = 0
         # Trie nodes visited by the last find(): the work it did, for tests and benchmarks.
         self.last_find_steps = 0
-        if data_dir is not None and data_dir.is_dir():
-            for f in sorted(data_dir.glob("*.tsv")):
-                for line in f.read_text(encoding="utf-8").splitlines():
-                    if not line.strip() or line.startswith("#"):
-                        continue
-                    label, _, name = line.partition("\t")
-                    if name.strip():
-                        self.add(name.strip(), label.strip(), "gazetteer")
+        files = sorted(data_dir.glob("*.tsv")) if data_dir is not None and data_dir.is_dir() else []
+        for extra in extra_files:
+            if not Path(extra).is_file():
+                raise ValueError(f"extra names list {extra} (WIRESTREAM_EXTRA_NAMES) is not a readable file")
+            files.append(Path(extra))
+        for f in files:
+            for line in f.read_text(encoding="utf-8").splitlines():
+                if not line.strip() or line.startswith("#"):
+                    continue
+                label, _, name = line.partition("\t")
+                if name.strip():
+                    self.add(name.strip(), label.strip(), "gazetteer")
 
     def add(self, name: str, label: str, source: str = "gazetteer") -> bool:
         """Add a name; False when it has no capital, is too long, or is known already

@@ -85,7 +85,7 @@ def test_number_heavy_story_grows_past_the_limit_and_the_stage_dead_letters_or_f
     from services.extract import service
 
     class FakeEnricher:  # what the real one does to number-heavy text: many entities
-        def __init__(self, batch_size):
+        def __init__(self, batch_size, extra_names=None):
             pass
 
         def enrich(self, stories):

@@ -72,3 +72,19 @@ def test_a_name_longer_than_the_bound_is_not_kept():
     g = Gazetteer(data_dir=None)
     assert not g.add(" ".join(["Very"] * (MAX_NAME_TOKENS + 1)), "ORG")
     assert len(g) == 0
+
+
+def test_an_extra_names_file_is_matched_like_the_shipped_lists(tmp_path):
+    """Issue 11 item 5: WIRESTREAM_EXTRA_NAMES, the operator's own list (and the reenrich test's changed rule)."""
+    extra = tmp_path / "house.tsv"
+    extra.write_text("# house names\nORG\tQuorvex Holding\n", encoding="utf-8")
+    assert Gazetteer().find("Die Quorvex Holding meldet Gewinn", 0) == []
+    found = Gazetteer(extra_files=(extra,)).find("Die Quorvex Holding meldet Gewinn", 0)
+    assert [(m.text, m.label) for m in found] == [("Quorvex Holding", "ORG")]
+
+
+def test_a_missing_extra_names_file_fails_at_start_naming_the_setting(tmp_path):
+    import pytest
+
+    with pytest.raises(ValueError, match="WIRESTREAM_EXTRA_NAMES"):
+        Gazetteer(extra_files=(tmp_path / "nope.tsv",))
