@@ -289,13 +289,13 @@ def test_one_generation_costs_no_lookup_for_ordinary_stories():
     assert es.mgets == []
 
 
-def test_a_kill_takes_the_highest_version_stored_in_any_generation():
+def test_a_kill_goes_one_above_the_highest_version_stored_in_any_generation():
     es = _two_generations()
     ElasticsearchWriter(es, "unused", generations=GenerationRouter(es, S)).write(
         [_story("old", 1, pub_status="canceled"), _story("new", 0, pub_status="withheld")])
     actions = {line["index"]["_id"]: line["index"] for line in es.bulks[0][0::2]}
-    assert actions["old"]["version"] == 4 and actions["old"]["_index"] == "news-v1"
-    assert actions["new"]["version"] == 2 and actions["new"]["_index"] == "news-000002"
+    assert actions["old"]["version"] == 5 and actions["old"]["_index"] == "news-v1"
+    assert actions["new"]["version"] == 3 and actions["new"]["_index"] == "news-000002"
 
 
 def test_read_lookup_prefers_the_newest_older_generation_when_an_id_is_in_two():
