@@ -39,8 +39,8 @@ What is measured, and how (bench/README.md explains every figure of e2e.json):
    story would meet the 1 s refresh at one phase). One thread asks every 50 ms
    whether the stories that got their 202 are searchable yet, all pending ids in
    one request; a story's latency runs from its 202 to the answer that first had
-   it. Afterwards the records' timestamps on news.raw, news.detected and
-   news.enriched split each latency into hops. noida-db refreshes an index only when a
+   it. The records' timestamps on news.raw, news.detected and news.enriched, read as
+   they arrive, split each latency into hops. noida-db refreshes an index only when a
    search comes a second or more after its last refresh, and every search or
    refresh there reads the whole index (bench/noida_costs.py: a search 273 ms of
    CPU at 3,000 stories), so 20 searches a second would soon take a core from the
@@ -463,6 +463,7 @@ def latency(config: stack.StackConfig, sampler: procstat.Sampler, stories: list[
 
     found: dict[str, float] = {}
     polls, poll_s = 0, 0.0
+    tail = TopicTail(f"127.0.0.1:{config.kafka_port}", [INDEX.topic_raw, INDEX.topic_detected, INDEX.topic_enriched])
     first = sampler.snapshot()
     sender = threading.Thread(target=send, name="paced-sender")
     with refresher or contextlib.nullcontext():
@@ -486,6 +487,7 @@ def latency(config: stack.StackConfig, sampler: procstat.Sampler, stories: list[
                 break
     last = sampler.snapshot()
     sender.join()
+    tail.stop()
     wall = last.t - first.t
     poll = {"probe": probe, "interval_s": LATENCY_POLL_S, "polls": polls, "polls_per_s": polls / wall,
             "mean_poll_ms": 1000 * poll_s / polls if polls else None}
@@ -501,39 +503,50 @@ def latency(config: stack.StackConfig, sampler: procstat.Sampler, stories: list[
         "send_error": sent["error"],
         **percentiles(list(found.values())),
         "poll": poll,
-        "hops": hop_latencies(config, sent_wall, found_wall),
+        "hops": hop_latencies(tail, sent_wall, found_wall),
         **procstat.usage(first, last, sampler.series, len(found) or None),
     }
 
 
-def record_times(bootstrap: str, topic: str, keys: set[str]) -> dict[str, float]:
-    """Each key's first record timestamp in the topic (seconds since the epoch), reading it all."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
-                             fetch_max_bytes=32 * MB, max_partition_fetch_bytes=16 * MB)
-    try:
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        consumer.assign(partitions)
-        consumer.seek_to_beginning(*partitions)
-        ends, out = consumer.end_offsets(partitions), {}
-        while any(consumer.position(p) < ends[p] for p in partitions):
-            for records in consumer.poll(timeout_ms=500).values():
+class TopicTail:
+    """Reads news.raw, news.detected and news.enriched as records arrive, keeping each key's
+    first record timestamp (seconds since the epoch). Live, because the embedded stack
+    trims the intermediate topics once their reader committed (shared/group_lag.py)."""
+
+    def __init__(self, bootstrap: str, topics: list[str]) -> None:
+        self.times: dict[str, dict[str, float]] = {topic: {} for topic in topics}
+        self._consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+                                       fetch_max_bytes=32 * MB, max_partition_fetch_bytes=16 * MB)
+        partitions = [TopicPartition(topic, p) for topic in topics
+                      for p in self._consumer.partitions_for_topic(topic) or ()]
+        self._consumer.assign(partitions)
+        self._consumer.seek_to_end(*partitions)
+        for tp in partitions:
+            self._consumer.position(tp)  # fix the start now, before anything is sent
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="topic-tail", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            for records in self._consumer.poll(timeout_ms=200).values():
                 for record in records:
-                    if record.key and (key := record.key.decode()) in keys:
-                        out.setdefault(key, record.timestamp / 1000)
-        return out
-    finally:
-        consumer.close()
+                    if record.key:
+                        self.times[record.topic].setdefault(record.key.decode(), record.timestamp / 1000)
+
+    def stop(self) -> None:
+        time.sleep(1)  # the last records of the phase
+        self._stop.set()
+        self._thread.join()
+        self._consumer.close()
 
 
-def hop_latencies(config: stack.StackConfig, sent_wall: dict[str, float], found_wall: dict[str, float]) -> dict:
+def hop_latencies(tail: TopicTail, sent_wall: dict[str, float], found_wall: dict[str, float]) -> dict:
     """Where the latency goes, per story, from the timestamps producers put on each topic's record
     (the producing service's clock at send, which is this machine's): ingest's record on news.raw
     (negative: before the 202), raw -> detected (langdetect: fetch, batch wait, work, produce),
     detected -> enriched (extract), enriched -> found (index: fetch, batch, bulk; the refresh; the poll)."""
-    bootstrap = f"127.0.0.1:{config.kafka_port}"
-    times = {topic: record_times(bootstrap, topic, set(found_wall))
-             for topic in (INDEX.topic_raw, INDEX.topic_detected, INDEX.topic_enriched)}
-    raw, detected, enriched = (times[t] for t in (INDEX.topic_raw, INDEX.topic_detected, INDEX.topic_enriched))
+    raw, detected, enriched = (tail.times[t] for t in (INDEX.topic_raw, INDEX.topic_detected, INDEX.topic_enriched))
     spans = {
         "202_to_raw_record_s": [raw[i] - sent_wall[i] for i in found_wall if i in raw],
         "raw_to_detected_s": [detected[i] - raw[i] for i in found_wall if i in raw and i in detected],

@@ -59,6 +59,9 @@ class StackConfig:
             "WIRESTREAM_HTTP_PORT": str(self.http_port),
             # noida-db answers empty fetches at once: back off on the client (shared/fetch_backoff.py)
             "WIRESTREAM_EMPTY_FETCH_BACKOFF_MS": "200",
+            # noida-db rewrites its whole Kafka state as it changes: keep the intermediate topics
+            # down to what their reader has not committed yet (shared/group_lag.py).
+            "WIRESTREAM_TRIM_CONSUMED_TOPICS": "true",
             # The desk's pages, and the services its pipeline page watches (every replica).
             "WIRESTREAM_DESK_PORT": str(self.desk_port),
             "WIRESTREAM_DESK_SERVICES": self.desk_watch_list(),

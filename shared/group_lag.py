@@ -1,4 +1,5 @@
-"""The lag of every pipeline consumer group, read from the broker (not from the consumers).
+"""The lag of every pipeline consumer group, read from the broker (not from the consumers),
+and the trimming of intermediate topics their one reader has committed.
 
 Each consuming service exports its own lag (`wirestream_consumer_lag`) while it runs.
 When every replica of a stage is stopped, nobody exports that, yet that is when lag
@@ -6,6 +7,14 @@ matters most. The ingest service therefore also reads, every `interval_s`, each
 stage's committed offsets (OffsetFetch) and the topics' end offsets (ListOffsets)
 and exports `wirestream_group_lag{group,topic}`: what the dashboard's lag panel and
 the lag alert use.
+
+With `trim_consumed_topics` it also deletes (Kafka DeleteRecords) what the only reader of
+an intermediate topic has committed: news.detected below extract's committed offsets,
+news.enriched below index's. Nothing needs those records again (the archive is
+news.raw; a dead letter carries its own copy), and noida-db, which rewrites its whole
+Kafka state as it changes, then keeps about a third of it: at 20,000 stories it wrote
+15.8 GB and used 0.62 of a core without trimming. news.raw and the dead-letter topic are
+never trimmed.
 """
 
 from __future__ import annotations
@@ -29,6 +38,17 @@ def pipeline_groups() -> dict[str, str]:
             index.consumer_group: index.topic_enriched}
 
 
+def intermediate_readers() -> dict[str, str]:
+    """{intermediate topic: the one group that reads it}: what trimming may delete below."""
+    extract, index = ExtractSettings(), IndexSettings()
+    return {extract.topic_detected: extract.consumer_group, index.topic_enriched: index.consumer_group}
+
+
+def committed_offsets(admin: KafkaAdminClient, group: str, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
+    committed = admin.list_group_offsets({group: partitions}).get(group, {})
+    return {tp: meta.offset for tp, meta in committed.items() if meta is not None and meta.offset >= 0}
+
+
 def group_lags(admin: KafkaAdminClient, consumer: KafkaConsumer, groups: dict[str, str]) -> dict[tuple[str, str], int]:
     lags = {}
     for group, topic in groups.items():
@@ -36,18 +56,39 @@ def group_lags(admin: KafkaAdminClient, consumer: KafkaConsumer, groups: dict[st
         if not partitions:
             continue
         ends = consumer.end_offsets(partitions)
-        committed = admin.list_group_offsets({group: partitions}).get(group, {})
-        total = 0
-        for tp in partitions:
-            meta = committed.get(tp)
-            offset = meta.offset if meta is not None and meta.offset >= 0 else 0
-            total += max(0, ends.get(tp, 0) - offset)
-        lags[(group, topic)] = total
+        committed = committed_offsets(admin, group, partitions)
+        lags[(group, topic)] = sum(max(0, ends.get(tp, 0) - committed.get(tp, 0)) for tp in partitions)
     return lags
 
 
-def report_forever(settings: CommonSettings, stop: threading.Event, interval_s: float = 10.0) -> None:
+class Trimmer:
+    """Deletes records of intermediate topics below their one reader's committed offsets."""
+
+    def __init__(self, readers: dict[str, str]) -> None:
+        self.readers = readers
+        self.trimmed_to: dict[TopicPartition, int] = {}
+
+    def trim(self, admin: KafkaAdminClient, consumer: KafkaConsumer) -> int:
+        """Returns how many records were deleted this time."""
+        deleted = 0
+        for topic, group in self.readers.items():
+            partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
+            if not partitions:
+                continue
+            wanted = {tp: offset for tp, offset in committed_offsets(admin, group, partitions).items()
+                      if offset > self.trimmed_to.get(tp, 0)}
+            if not wanted:
+                continue
+            admin.delete_records(wanted)
+            deleted += sum(offset - self.trimmed_to.get(tp, 0) for tp, offset in wanted.items())
+            self.trimmed_to.update(wanted)
+        return deleted
+
+
+def report_forever(settings: CommonSettings, stop: threading.Event, interval_s: float = 10.0,
+                   trim: bool = False) -> None:
     groups = pipeline_groups()
+    trimmer = Trimmer(intermediate_readers()) if trim else None
     admin = consumer = None
     while not stop.is_set():
         try:
@@ -57,6 +98,10 @@ def report_forever(settings: CommonSettings, stop: threading.Event, interval_s: 
                                          enable_auto_commit=False)
             for (group, topic), lag in group_lags(admin, consumer, groups).items():
                 metrics.GROUP_LAG.labels(group, topic).set(lag)
+            if trimmer is not None:
+                deleted = trimmer.trim(admin, consumer)
+                if deleted:
+                    log.debug("trimmed %d consumed records of the intermediate topics", deleted)
         except Exception as exc:  # noqa: BLE001 - lag is reported best effort, never at the cost of ingest
             log.warning("could not read the pipeline's group lag: %r", exc)
             for client in (admin, consumer):
@@ -66,7 +111,8 @@ def report_forever(settings: CommonSettings, stop: threading.Event, interval_s: 
         stop.wait(interval_s)
 
 
-def start(settings: CommonSettings, stop: threading.Event) -> threading.Thread:
-    thread = threading.Thread(target=report_forever, args=(settings, stop), name="group-lag", daemon=True)
+def start(settings: CommonSettings, stop: threading.Event, trim: bool = False) -> threading.Thread:
+    thread = threading.Thread(target=report_forever, args=(settings, stop), kwargs={"trim": trim},
+                              name="group-lag", daemon=True)
     thread.start()
     return thread

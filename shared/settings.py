@@ -171,6 +171,13 @@ class CommonSettings(BaseSettings):
 
 class IngestSettings(CommonSettings):
     metrics_port: int = Field(9101, description="Port of ingest's /metrics and /healthz.")
+    trim_consumed_topics: bool = Field(
+        False,
+        description="Delete (Kafka DeleteRecords) what the only reader of news.detected (extract) and of "
+        "news.enriched (index) has committed, every 10 s; news.raw (the archive) and dead letters are never "
+        "trimmed. The embedded stack turns it on: noida-db rewrites its whole Kafka state as it changes, so "
+        "a smaller state is less CPU and disk. Off: Kafka's retention decides.",
+    )
     http_host: str = Field("127.0.0.1", description="Address the ingest HTTP API binds to.")
     http_port: int = Field(8080, description="Port of the ingest HTTP API.")
     max_item_bytes: int = Field(

@@ -69,7 +69,8 @@ def main() -> None:
     app = build_app(settings, publisher)
     stop_channels = threading.Event()
     start_channels(settings, stop_channels)
-    group_lag.start(settings, stop_channels)  # every stage's lag, even when its replicas are all down
+    # every stage's lag, even when its replicas are all down; trims what intermediates' readers committed
+    group_lag.start(settings, stop_channels, trim=settings.trim_consumed_topics)
 
     async def start_beating(app: web.Application) -> None:
         app["beat"] = asyncio.create_task(_beat_while_connected(health, publisher))

@@ -34,3 +34,30 @@ def test_lag_grows_while_every_extract_replica_is_stopped_and_drains_after(runni
     wait_until(lambda: running_stack.metric("ingest", 'wirestream_group_lag{group="wirestream-extract"') == 0,
                timeout_s=90, what="extract's lag back to 0")
     assert running_stack.metric("extract", "wirestream_consumer_lag") == 0
+
+
+def test_the_embedded_stack_trims_what_the_intermediate_topics_readers_committed(running_stack, es):
+    """noida-db rewrites its whole Kafka state: the intermediate topics are kept down to what
+    their reader has not committed; news.raw, the archive, keeps everything."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    run = uuid.uuid4().hex[:8]
+    ids = []
+    for i in range(6):
+        status, body = running_stack.post("/v1/items", json.dumps(
+            {"guid": f"trim-{run}-{i}", "source": "TEST", "headline": f"Trim {run} {i}",
+             "body": "Officials in Vienna said on Monday that the topic would be trimmed."}).encode())
+        assert status == 202
+        ids.append(body["id"])
+    wait_until(lambda: len(search_ids(es, ids)) == len(ids), timeout_s=120, what="the stories searchable")
+    consumer = KafkaConsumer(bootstrap_servers=running_stack.bootstrap, group_id=None, enable_auto_commit=False)
+    try:
+        def starts(topic: str) -> int:
+            partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
+            return sum(consumer.beginning_offsets(partitions).values())
+
+        wait_until(lambda: starts("news.detected") > 0 and starts("news.enriched") > 0, timeout_s=60,
+                   what="consumed records deleted from both intermediate topics")
+        assert starts("news.raw") == 0, "the archive is never trimmed"
+    finally:
+        consumer.close()
