@@ -25,6 +25,8 @@ SCRIPTS = [
     ("ingest_hostile_batch", ["ingest_hostile_batch.py"]),
     # The desk's search API vs the same query straight to Elasticsearch (1k and 5k stories), page weight.
     ("desk", ["desk_overhead.py", "--out", "bench/results/desk.json"]),
+    # The index service against raw helpers.bulk of the same enriched documents into the same server.
+    ("index_vs_bulk", ["index_vs_bulk.py"]),
     # The whole pipeline as `make run` starts it: stories/s into `news`, latency, CPU and memory per process.
     ("e2e", ["e2e.py"]),
     # What noida-db's searches, refreshes and gets cost as the index grows (why e2e polls with gets).
