@@ -276,6 +276,26 @@ class ExtractSettings(CommonSettings):
         "house list; also how the reenrich test changes a rule. Read at start-up by extract, `wirestream "
         "enrich` and `wirestream reenrich`.",
     )
+    preload_models: str = Field(
+        "en",
+        description="Languages whose NER model each extract worker loads when it starts (comma-separated, "
+        "of en, fr; empty for none). Any other model loads when the first story in its language arrives, "
+        "which holds that worker's batch for the load (a few seconds on a busy core) but spares the memory "
+        "(about 59 MB per worker for fr) where the language never comes. Preload what your feeds carry.",
+    )
+
+    @model_validator(mode="after")
+    def _known_preload_models(self) -> "ExtractSettings":
+        from services.extract.nlp import MODELS
+
+        unknown = sorted(set(self.preload_languages()) - set(MODELS))
+        if unknown:
+            raise ValueError(f"WIRESTREAM_PRELOAD_MODELS: no NER model for {', '.join(unknown)} "
+                             f"(models exist for {', '.join(sorted(MODELS))})")
+        return self
+
+    def preload_languages(self) -> list[str]:
+        return [lang.strip() for lang in self.preload_models.split(",") if lang.strip()]
 
 
 class IndexSettings(CommonSettings):

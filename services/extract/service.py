@@ -2,8 +2,9 @@
 
 A faust-streaming agent hosted by shared.runner.faust_host; the processing is
 services.extract.nlp.Enricher (spaCy NER for en/fr plus rules and
-normalisation), built once per worker process; each language's model loads
-when the first story in that language arrives. Run one process per core: they
+normalisation), built once per worker process; the models of
+WIRESTREAM_PRELOAD_MODELS load when the worker starts, any other when the first
+story in its language arrives. Run one process per core: they
 share the partitions as one consumer group.
 
 Every result is fitted to the broker's record limit, read once at start-up
@@ -30,9 +31,14 @@ def enrich_within_limit(enricher: Enricher, max_record_bytes: int, stories: list
     return [fit_record(story, max_record_bytes) for story in enricher.enrich(stories)]
 
 
-def make_enricher(batch_size: int, max_record_bytes: int, extra_names: str | None = None):
-    """Built inside the stage's worker process, so the models load there (each on first use)."""
-    return partial(enrich_within_limit, Enricher(batch_size=batch_size, extra_names=extra_names), max_record_bytes)
+def make_enricher(batch_size: int, max_record_bytes: int, extra_names: str | None = None,
+                  preload: tuple[str, ...] = ()):
+    """Built inside the stage's worker process, so the models load there: those in `preload`
+    now, before the first batch, any other on first use."""
+    enricher = Enricher(batch_size=batch_size, extra_names=extra_names)
+    for lang in preload:
+        enricher.nlp(lang)
+    return partial(enrich_within_limit, enricher, max_record_bytes)
 
 
 def build_stage(settings: ExtractSettings, max_record_bytes: int) -> TransformStage:
@@ -40,7 +46,8 @@ def build_stage(settings: ExtractSettings, max_record_bytes: int) -> TransformSt
         name="extract",
         source_topic=settings.topic_detected,
         sink_topic=settings.topic_enriched,
-        make_process=partial(make_enricher, settings.batch_size, max_record_bytes, settings.extra_names),
+        make_process=partial(make_enricher, settings.batch_size, max_record_bytes, settings.extra_names,
+                             tuple(settings.preload_languages())),
         batch_size=settings.stream_batch_size,
         batch_wait_s=settings.batch_wait_s,
     )

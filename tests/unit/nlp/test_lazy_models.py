@@ -1,13 +1,19 @@
-"""Each language's model loads on first use, once, also under concurrent first use (issue 12)."""
+"""Each language's model loads on first use, once, also under concurrent first use, unless the
+worker preloads it (WIRESTREAM_PRELOAD_MODELS) (issue 12)."""
 
 from __future__ import annotations
 
 import threading
 import time
 
+import pytest
+from pydantic import ValidationError
+
 import services.extract.nlp as nlp_module
 from shared.contract import Story
+from shared.settings import ExtractSettings
 from services.extract.nlp import Enricher
+from services.extract.service import make_enricher
 
 
 def _counting_loader(monkeypatch, enricher_models: dict) -> list[str]:
@@ -65,3 +71,21 @@ def test_concurrent_first_use_loads_a_model_once(monkeypatch):
         t.join()
     assert calls == ["en"]
     assert len(got) == 4 and all(model is got[0] for model in got)
+
+
+def test_the_worker_loads_the_preloaded_models_before_its_first_batch(monkeypatch):
+    calls = _counting_loader(monkeypatch, _MODELS)
+    process = make_enricher(4, 1_000_000, None, ("en", "fr"))
+    assert calls == ["en", "fr"]  # at start, no story yet
+    [english] = process([Story(id="e", body="Angela Merkel spoke in Paris on Monday.", language="en")])
+    assert calls == ["en", "fr"] and english.ner_model == nlp_module.MODELS["en"]
+
+
+def test_preload_models_names_only_languages_with_a_model(monkeypatch):
+    monkeypatch.setenv("WIRESTREAM_PRELOAD_MODELS", "en, fr")
+    assert ExtractSettings().preload_languages() == ["en", "fr"]
+    monkeypatch.setenv("WIRESTREAM_PRELOAD_MODELS", "")
+    assert ExtractSettings().preload_languages() == []
+    monkeypatch.setenv("WIRESTREAM_PRELOAD_MODELS", "en,de")
+    with pytest.raises(ValidationError, match="no NER model for de"):
+        ExtractSettings()
