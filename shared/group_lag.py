@@ -25,7 +25,7 @@ import threading
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
 from shared import metrics
-from shared.kafka_io import bootstrap_servers
+from shared.kafka_io import bootstrap_servers, kafka_python_kwargs
 from shared.settings import CommonSettings, ExtractSettings, IndexSettings, LangdetectSettings
 
 log = logging.getLogger(__name__)
@@ -93,9 +93,10 @@ def report_forever(settings: CommonSettings, stop: threading.Event, interval_s: 
     while not stop.is_set():
         try:
             if admin is None:
-                admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers(settings), client_id="wirestream-lag")
+                admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers(settings), client_id="wirestream-lag",
+                                         **kafka_python_kwargs(settings))
                 consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers(settings), group_id=None,
-                                         enable_auto_commit=False)
+                                         enable_auto_commit=False, **kafka_python_kwargs(settings))
             for (group, topic), lag in group_lags(admin, consumer, groups).items():
                 metrics.GROUP_LAG.labels(group, topic).set(lag)
             if trimmer is not None:

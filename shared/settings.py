@@ -79,7 +79,9 @@ class CommonSettings(BaseSettings):
     stall_after_s: float = Field(
         120.0, gt=0,
         description="A held partition with lag whose committed offset has not moved for this long (and not "
-        "because the downstream is down) makes the service exit so its supervisor restarts it.",
+        "because the downstream is down) makes the service exit so its supervisor restarts it. Any partition "
+        "of the service's topic that no member of its group has committed on for twice this long, with lag, "
+        "does the same: the restart rejoins the group and the partitions are handed out again.",
     )
     stage_deadline_s: float = Field(
         120.0, gt=0,

@@ -58,6 +58,7 @@ from shared.runner.chain import Decoded, InRecord, dead_letter, decode_records
 from shared.runner.crash_only import exit_now
 from shared.runner.failures import EXIT_STUCK, Backoff, ConsecutiveFailures
 from shared.runner.invalid_ratio import InvalidRatioGuard
+from shared.runner import group_watch
 from shared.runner.progress import PartitionProgress
 from shared.runner.stage import PROCESSING_ERROR, Rejected, TransformStage
 from shared.settings import CommonSettings
@@ -331,6 +332,12 @@ class TransformHost:
         self.health.beat(oldest_batch_age_s=round(oldest, 1),
                          worker_pid=self.worker.pid if self.worker else None)
 
+    def waiting_on_purpose(self) -> bool:
+        """Backing off, or the worker still within its budget for a long batch: no progress is due."""
+        oldest = time.perf_counter() - self.batch_starts[0][0] if self.batch_starts else 0.0
+        busy = bool(self.batch_starts) and oldest < self.batch_starts[0][1]
+        return self.backoff.attempts > 0 or busy
+
     async def check_progress(self, app: faust.App) -> None:
         consumer = app.consumer
         assigned = consumer.assignment()
@@ -346,10 +353,7 @@ class TransformHost:
             fetched = consumer.highwater(tp)
             sample[key] = max([o for o in (ends.get(tp), fetched) if o is not None], default=None)
             committed[key] = consumer._committed_offset.get(tp)  # faust's own record of its commits
-        # Waiting on purpose: backing off, or the worker still within its budget for a long batch.
-        oldest = time.perf_counter() - self.batch_starts[0][0] if self.batch_starts else 0.0
-        busy = bool(self.batch_starts) and oldest < self.batch_starts[0][1]
-        lags = self.progress.observe(sample, committed, waiting=self.backoff.attempts > 0 or busy)
+        lags = self.progress.observe(sample, committed, waiting=self.waiting_on_purpose())
         stalled = self.progress.stalled(lags)
         if stalled:
             exit_now(EXIT_STUCK, f"{self.stage.name}: partitions stopped moving: {'; '.join(stalled)}")
@@ -489,6 +493,7 @@ def run_transform(stage: TransformStage, settings: CommonSettings, group_id: str
     serve_observability(health, settings.metrics_host, metrics_port)
     host = TransformHost(stage, settings, health, StageWorker(stage), max_record_value_bytes(broker_limit))
     app = build_app(stage, settings, group_id, host)
+    group_watch.start(settings, group_id, stage.source_topic, stage.name, host.waiting_on_purpose)
     worker = _Worker(app, loglevel=settings.log_level.lower(), quiet=True)
     worker.wirestream_host = host
     worker.execute_from_commandline()

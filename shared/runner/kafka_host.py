@@ -39,6 +39,7 @@ from shared.runner.chain import Decoded, InRecord, dead_letter, decode_records
 from shared.runner.crash_only import exit_now
 from shared.runner.failures import EXIT_STUCK, TRANSIENT_EXHAUSTED, Backoff, ConsecutiveFailures
 from shared.runner.invalid_ratio import InvalidRatioGuard
+from shared.runner import group_watch
 from shared.runner.progress import PartitionProgress
 from shared.runner.stage import Rejected, SinkStage, SystemicWriteError, TransientWriteError
 from shared.settings import CommonSettings
@@ -290,6 +291,10 @@ class SinkHost:
         return offset
 
     # -- lag and stalls ---------------------------------------------------------------
+    def waiting_on_purpose(self) -> bool:
+        """Holding a batch while the sink is down or refusing: no progress is due."""
+        return self.pending is not None and self.backoff.attempts > 0
+
     def _check_progress(self) -> None:
         assigned = self.consumer.assignment()
         if not assigned:
@@ -307,7 +312,7 @@ class SinkHost:
             end = max([o for o in (ends.get(tp), highwater) if o is not None], default=None)
             sample[key] = end
             committed[key] = self.committed[key] if key in self.committed else self._committed_offset(tp)
-        lags = self.progress.observe(sample, committed, waiting=self.pending is not None and self.backoff.attempts > 0)
+        lags = self.progress.observe(sample, committed, waiting=self.waiting_on_purpose())
         stalled = self.progress.stalled(lags)
         if stalled:
             exit_now(EXIT_STUCK, f"{self.stage.name}: partitions stopped moving: {'; '.join(stalled)}")
@@ -353,6 +358,7 @@ def run_sink(stage: SinkStage, settings: CommonSettings, group_id: str, metrics_
     health = Health(stage.name)
     serve_observability(health, settings.metrics_host, metrics_port)
     host = SinkHost(stage, settings, group_id, health, poll_timeout_ms)
+    group_watch.start(settings, group_id, stage.source_topic, stage.name, host.waiting_on_purpose)
     signal.signal(signal.SIGTERM, host.stop)
     signal.signal(signal.SIGINT, host.stop)
     log.info("%s consuming %s as group %s", stage.name, stage.source_topic, group_id)

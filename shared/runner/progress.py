@@ -75,3 +75,39 @@ class PartitionProgress:
             if lag > 0 and state is not None and now - state.since >= self.stall_after_s:
                 out.append(f"{tp[0]}[{tp[1]}] lag {lag}, no commit for {now - state.since:.0f}s")
         return out
+
+
+class GroupProgress:
+    """The same question for every partition of the group's topic, held by anyone or by nobody.
+
+    A member's own watchdog (PartitionProgress) sees only what it believes it holds. After
+    SIGKILLed replicas rejoined, noida-db once kept the group Stable with an assignment
+    its members never received: both extract replicas fetched partitions 1 and 3, nobody
+    fetched 0 and 2, and 227 stories waited with no member seeing any lag. So each member
+    also watches the group's committed offsets on the whole topic, read from the broker:
+    a partition with lag whose committed offset has not moved for `after_s` (longer than
+    a member's own stall limit, so the owner's watchdog speaks first when there is an
+    owner) makes this member exit; the restart rejoins the group, and the rebalance hands
+    every partition out again. Pure: the caller feeds it offsets."""
+
+    def __init__(self, after_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.after_s = after_s
+        self.clock = clock
+        self._partitions: dict[tuple[str, int], _Partition] = {}
+
+    def observe(self, ends: Mapping[tuple[str, int], int | None], committed: Mapping[tuple[str, int], int | None],
+                waiting: bool = False) -> list[str]:
+        """One sample of the whole topic; returns the partitions that stopped moving.
+        `waiting`: this member backs off on purpose (its downstream is down, and so, most
+        likely, is everyone's): no progress is demanded of anyone meanwhile."""
+        now = self.clock()
+        out = []
+        for tp, end in ends.items():
+            offset = committed.get(tp)
+            state = self._partitions.get(tp)
+            if state is None or state.committed != offset or waiting:
+                self._partitions[tp] = state = _Partition(offset, now)
+            lag = max(0, end - (offset or 0)) if end is not None else 0
+            if lag > 0 and now - state.since >= self.after_s:
+                out.append(f"{tp[0]}[{tp[1]}] lag {lag}, no commit by any member for {now - state.since:.0f}s")
+        return out

@@ -61,3 +61,52 @@ def test_the_embedded_stack_trims_what_the_intermediate_topics_readers_committed
         assert starts("news.raw") == 0, "the archive is never trimmed"
     finally:
         consumer.close()
+
+
+def test_the_group_watchdog_sees_a_partition_that_no_member_fetches(running_stack):
+    """A group whose members never received part of their assignment (noida-db after SIGKILLed
+    replicas rejoined): the records of partition 1 wait and no member reports lag. The
+    watchdog reads the group's committed offsets from the broker and calls for a restart;
+    partition 0, caught up, and a group with nothing to read, are left alone."""
+    import threading
+    import time
+
+    from kafka import KafkaAdminClient, KafkaProducer
+    from kafka.admin import NewTopic
+
+    from shared.runner import group_watch
+    from shared.settings import CommonSettings
+
+    run = uuid.uuid4().hex[:8]
+    topic, group = f"watch-{run}", f"watch-group-{run}"
+    admin = KafkaAdminClient(bootstrap_servers=running_stack.bootstrap)
+    admin.create_topics([NewTopic(topic, num_partitions=2, replication_factor=1)])
+    admin.close()
+    producer = KafkaProducer(bootstrap_servers=running_stack.bootstrap)
+    for i in range(3):
+        producer.send(topic, value=f"waiting {i}".encode(), partition=1)
+    producer.flush()
+    producer.close()
+
+    settings = CommonSettings(kafka_bootstrap=running_stack.bootstrap, stall_after_s=0.5)
+    calls: list[str] = []
+    stop = threading.Event()
+    try:
+        group_watch.start(settings, group, topic, "extract", waiting=lambda: False, stop=stop, interval_s=0.2,
+                          on_stalled=calls.append)
+        wait_until(lambda: calls, timeout_s=30, what="the watchdog calling for a restart")
+    finally:
+        stop.set()
+    assert f"{topic}[1] lag 3" in calls[0] and f"{topic}[0]" not in calls[0]
+    assert f"group {group}" in calls[0]
+
+    # Waiting on purpose (downstream down) demands no progress of anyone.
+    quiet: list[str] = []
+    stop = threading.Event()
+    try:
+        group_watch.start(settings, group, topic, "extract", waiting=lambda: True, stop=stop, interval_s=0.2,
+                          on_stalled=quiet.append)
+        time.sleep(3)
+    finally:
+        stop.set()
+    assert quiet == []

@@ -1,7 +1,7 @@
 """Lag and the stalled-partition watchdog (issue 9 item 11a), with a controlled clock."""
 
 from shared.runner.failures import Backoff, ConsecutiveFailures
-from shared.runner.progress import PartitionProgress
+from shared.runner.progress import GroupProgress, PartitionProgress
 
 
 class Clock:
@@ -64,3 +64,37 @@ def test_consecutive_failures_reset_on_a_success():
     assert failing.count == 1 and not failing.tripped()
     failing.record(failed=4, succeeded=0)
     assert failing.tripped()
+
+
+def test_a_partition_nobody_fetches_is_seen_by_every_member_of_the_group():
+    # The group Stable, both members fetching 1 and 3, nobody 0 and 2 (seen on noida-db after
+    # SIGKILLed replicas rejoined): only the broker's committed offsets show it.
+    clock = Clock()
+    group = GroupProgress(after_s=240, clock=clock)
+    ends = {("news.detected", p): 500 for p in range(4)}
+    committed = {("news.detected", 0): 329, ("news.detected", 1): 400, ("news.detected", 2): 357,
+                 ("news.detected", 3): 420}
+    assert group.observe(ends, committed) == []
+    for step in range(1, 9):  # partitions 1 and 3 keep moving; 0 and 2 never do
+        clock.now = 30.0 * step
+        committed = {**committed, ("news.detected", 1): 400 + step, ("news.detected", 3): 420 + step}
+        stalled = group.observe(ends, committed)
+    assert stalled == ["news.detected[0] lag 171, no commit by any member for 240s",
+                       "news.detected[2] lag 143, no commit by any member for 240s"]
+
+
+def test_a_group_without_lag_or_waiting_on_purpose_is_not_stalled():
+    clock = Clock()
+    group = GroupProgress(after_s=240, clock=clock)
+    caught_up = {("news.enriched", 0): 70}
+    assert group.observe({("news.enriched", 0): 70}, caught_up) == []
+    clock.now = 1000
+    assert group.observe({("news.enriched", 0): 70}, caught_up) == []  # nothing to do is not a stall
+    behind = {("news.enriched", 0): 90}
+    assert group.observe(behind, caught_up, waiting=True) == []
+    clock.now = 2000
+    assert group.observe(behind, caught_up, waiting=True) == []  # backing off: the clock restarts
+    clock.now = 2239
+    assert group.observe(behind, caught_up) == []
+    clock.now = 2240
+    assert group.observe(behind, caught_up) == ["news.enriched[0] lag 20, no commit by any member for 240s"]

@@ -88,6 +88,9 @@ def test_number_heavy_story_grows_past_the_limit_and_the_stage_dead_letters_or_f
         def __init__(self, batch_size, extra_names=None):
             pass
 
+        def nlp(self, lang):  # the preloaded model: not needed to make entities here
+            return None
+
         def enrich(self, stories):
             return [s.model_copy(update={"entities": [
                 _entity(f"{i}%", "PERCENT", 1, 10 * i, f"{i}%") for i in range(len(s.body) // 4)]})
