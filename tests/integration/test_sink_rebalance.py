@@ -9,6 +9,7 @@ past records nobody wrote. This drives the real SinkHost over the real broker
 
 from __future__ import annotations
 
+import struct
 import threading
 import time
 import uuid
@@ -76,12 +77,25 @@ def test_a_rebalance_while_the_sink_is_down_loses_nothing(running_stack):
 
         # A second member joins (the group rebalances), then leaves (it rebalances again and
         # both partitions come back to the first consumer), all while the sink is down.
-        other = KafkaConsumer(topic, bootstrap_servers=running_stack.bootstrap, group_id=group,
-                              enable_auto_commit=False, session_timeout_ms=6000, heartbeat_interval_ms=1000,
-                              max_poll_interval_ms=20000)
-        wait_until(lambda: other.poll(timeout_ms=200) is not None and other.assignment(), timeout_s=120,
-                   what="the second consumer getting partitions")
-        other.close(autocommit=False)
+        def second_member() -> KafkaConsumer:
+            return KafkaConsumer(topic, bootstrap_servers=running_stack.bootstrap, group_id=group,
+                                 enable_auto_commit=False, session_timeout_ms=6000, heartbeat_interval_ms=1000,
+                                 max_poll_interval_ms=20000)
+
+        members = [second_member()]
+
+        def second_member_assigned() -> bool:
+            try:
+                return members[-1].poll(timeout_ms=200) is not None and bool(members[-1].assignment())
+            except struct.error:
+                # noida-db once answered this member's SyncGroup with an empty assignment, which
+                # kafka-python cannot decode: that member is dropped and another one joins.
+                members[-1].close(autocommit=False)
+                members.append(second_member())
+                return False
+
+        wait_until(second_member_assigned, timeout_s=120, what="the second consumer getting partitions")
+        members[-1].close(autocommit=False)
         wait_until(lambda: len(host.consumer.assignment()) == 2, timeout_s=120,
                    what="both partitions back with the first consumer")
 
