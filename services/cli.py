@@ -89,10 +89,13 @@ def cmd_status(args: argparse.Namespace) -> int:
     if not stack.supervisor_running(config):
         print(f"no wirestream stack runs from {config.run_dir} (start it with: make run)")
         return 1
+    infos = stack.process_info(config)
+    # As many extract replicas as the supervisor runs (`up` chose them), so each one's port is known.
+    config.extract_replicas = max(1, sum(1 for info in infos if info["name"].split("-")[0] == "extract"))
     urls = stack.health_urls(config)
     print(f"{'process':<12} {'state':<9} {'pid':>7}  {'uptime / reason':<28} ready")
     worst = 0
-    for info in stack.process_info(config):
+    for info in infos:
         name = info["name"]
         ready = "-"
         url = urls.get(name)
