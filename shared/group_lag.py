@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
@@ -49,16 +50,50 @@ def committed_offsets(admin: KafkaAdminClient, group: str, partitions: list[Topi
     return {tp: meta.offset for tp, meta in committed.items() if meta is not None and meta.offset >= 0}
 
 
+def partition_offsets(admin: KafkaAdminClient, consumer: KafkaConsumer, group: str, topic: str):
+    """(end, committed) per (topic, partition) of the whole topic, as the broker has them. A
+    committed offset below the log start counts as the log start: records removed by
+    retention or trimming can never be read, so they are not lag."""
+    partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
+    if not partitions:
+        return {}, {}
+    ends = consumer.end_offsets(partitions)
+    starts = consumer.beginning_offsets(partitions)
+    committed = committed_offsets(admin, group, partitions)
+    return ({(tp.topic, tp.partition): ends.get(tp) for tp in partitions},
+            {(tp.topic, tp.partition): max(committed.get(tp, 0), starts.get(tp, 0)) for tp in partitions})
+
+
 def group_lags(admin: KafkaAdminClient, consumer: KafkaConsumer, groups: dict[str, str]) -> dict[tuple[str, str], int]:
     lags = {}
     for group, topic in groups.items():
-        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
-        if not partitions:
-            continue
-        ends = consumer.end_offsets(partitions)
-        committed = committed_offsets(admin, group, partitions)
-        lags[(group, topic)] = sum(max(0, ends.get(tp, 0) - committed.get(tp, 0)) for tp in partitions)
+        ends, committed = partition_offsets(admin, consumer, group, topic)
+        if ends:
+            lags[(group, topic)] = sum(max(0, (end or 0) - committed[tp]) for tp, end in ends.items())
     return lags
+
+
+def poll_broker(settings: CommonSettings, client_id: str, each: Callable[[KafkaAdminClient, KafkaConsumer], None],
+                stop: threading.Event, interval_s: float, what: str) -> None:
+    """Call `each(admin, consumer)` every `interval_s` until `stop`, with clients of its own
+    (never the consumer that does the work). A failure is logged and the clients made anew
+    at the next round: a reader of the broker must never stop the service it runs in."""
+    admin = consumer = None
+    while not stop.is_set():
+        try:
+            if admin is None:
+                admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers(settings), client_id=client_id,
+                                         **kafka_python_kwargs(settings))
+                consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers(settings), group_id=None,
+                                         enable_auto_commit=False, **kafka_python_kwargs(settings))
+            each(admin, consumer)
+        except Exception as exc:  # noqa: BLE001 - best effort, see above
+            log.warning("could not read %s from the broker: %r", what, exc)
+            for client in (admin, consumer):
+                if client is not None:
+                    client.close()
+            admin = consumer = None
+        stop.wait(interval_s)
 
 
 class Trimmer:
@@ -89,27 +124,16 @@ def report_forever(settings: CommonSettings, stop: threading.Event, interval_s: 
                    trim: bool = False) -> None:
     groups = pipeline_groups()
     trimmer = Trimmer(intermediate_readers()) if trim else None
-    admin = consumer = None
-    while not stop.is_set():
-        try:
-            if admin is None:
-                admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers(settings), client_id="wirestream-lag",
-                                         **kafka_python_kwargs(settings))
-                consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers(settings), group_id=None,
-                                         enable_auto_commit=False, **kafka_python_kwargs(settings))
-            for (group, topic), lag in group_lags(admin, consumer, groups).items():
-                metrics.GROUP_LAG.labels(group, topic).set(lag)
-            if trimmer is not None:
-                deleted = trimmer.trim(admin, consumer)
-                if deleted:
-                    log.debug("trimmed %d consumed records of the intermediate topics", deleted)
-        except Exception as exc:  # noqa: BLE001 - lag is reported best effort, never at the cost of ingest
-            log.warning("could not read the pipeline's group lag: %r", exc)
-            for client in (admin, consumer):
-                if client is not None:
-                    client.close()
-            admin = consumer = None
-        stop.wait(interval_s)
+
+    def report(admin: KafkaAdminClient, consumer: KafkaConsumer) -> None:
+        for (group, topic), lag in group_lags(admin, consumer, groups).items():
+            metrics.GROUP_LAG.labels(group, topic).set(lag)
+        if trimmer is not None:
+            deleted = trimmer.trim(admin, consumer)
+            if deleted:
+                log.debug("trimmed %d consumed records of the intermediate topics", deleted)
+
+    poll_broker(settings, "wirestream-lag", report, stop, interval_s, "the pipeline's group lag")
 
 
 def start(settings: CommonSettings, stop: threading.Event, trim: bool = False) -> threading.Thread:
