@@ -62,6 +62,13 @@ class StackConfig:
             # noida-db rewrites its whole Kafka state as it changes: keep the intermediate topics
             # down to what their reader has not committed yet (shared/group_lag.py).
             "WIRESTREAM_TRIM_CONSUMED_TOPICS": "true",
+            # noida-db's refresh costs in proportion to the stories of the index refreshed
+            # (decision 15): only the index service refreshes, and only the generations it
+            # wrote to, and a generation holds at most 5,000 stories, so the cost of making a
+            # story searchable stays flat as the archive grows.
+            "WIRESTREAM_INDEX_REFRESH_INTERVAL": "-1",
+            "WIRESTREAM_ROLLOVER_MAX_DOCS": "5000",
+            "WIRESTREAM_ROLLOVER_CHECK_S": "10",
             # The desk's pages, and the services its pipeline page watches (every replica).
             "WIRESTREAM_DESK_PORT": str(self.desk_port),
             "WIRESTREAM_DESK_SERVICES": self.desk_watch_list(),

@@ -174,6 +174,8 @@ def index_template(settings: IndexSettings, ilm: bool) -> dict:
     shard and replica counts and the read alias with the visibility filter (so a
     generation made by rollover, ours or ILM's, is searchable at once)."""
     index_settings: dict = {"number_of_shards": settings.index_shards, "number_of_replicas": settings.index_replicas}
+    if settings.index_refresh_interval:
+        index_settings["refresh_interval"] = settings.index_refresh_interval
     if ilm:
         index_settings["index.lifecycle.name"] = settings.ilm_policy
         index_settings["index.lifecycle.rollover_alias"] = settings.index_write_alias
@@ -234,6 +236,7 @@ def ensure_generations(es: Elasticsearch, settings: IndexSettings) -> str:
         if state.write_index:
             _update_mappings(es, state.live + ([state.reenrich] if state.reenrich else []))
             _apply_replicas(es, settings, state.live)
+            _apply_refresh_interval(es, settings, state.live)
             return state.write_index
         if state.live:
             _adopt(es, settings, state, ilm)
@@ -282,6 +285,18 @@ def _update_mappings(es: Elasticsearch, indices: list[str]) -> None:
             es.indices.put_mapping(index=index, properties=story_mappings()["properties"])
         except ApiError as exc:
             log.warning("could not add new fields to the mapping of %s: %s", index, exc)
+
+
+def _apply_refresh_interval(es: Elasticsearch, settings: IndexSettings, live: list[str]) -> None:
+    """index.refresh_interval on every live generation when it is set, so a generation made
+    before the setting (or by an older template) follows it. Unset leaves them as they are."""
+    if not live or not settings.index_refresh_interval:
+        return
+    try:
+        es.indices.put_settings(index=",".join(live),
+                                settings={"index": {"refresh_interval": settings.index_refresh_interval}})
+    except ApiError as exc:
+        log.warning("could not set refresh_interval on %s: %s", live, exc)
 
 
 def _apply_replicas(es: Elasticsearch, settings: IndexSettings, live: list[str]) -> None:

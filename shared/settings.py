@@ -332,6 +332,14 @@ class IndexSettings(CommonSettings):
         "node (the embedded default, docker compose), where a replica can never be placed; 1 or more on a "
         "cluster (Kubernetes sets 1), so losing a node loses no data.",
     )
+    index_refresh_interval: str | None = Field(
+        None,
+        description="index.refresh_interval of every generation (the template, and set on existing ones at "
+        "start): how often the server refreshes on its own. Unset: the server's default (1s). `-1`: only the "
+        "index service refreshes (refresh_interval_s), which the embedded stack sets, because noida-db's "
+        "refresh costs in proportion to the stories in the generation and it would otherwise refresh twice "
+        "a second under load (docs/decisions/0015).",
+    )
     rollover: Literal["auto", "ilm", "service", "off"] = Field(
         "auto",
         description="Who rolls the write alias over to a new generation: `ilm` (an ILM policy on the server), "

@@ -86,13 +86,19 @@ class RefreshPolicy:
         self.last_refresh = self.clock()
         self.unrefreshed_since = None
 
+    def owe(self) -> None:
+        """A refresh failed: one is owed, and due at the next tick."""
+        self.last_refresh = float("-inf")
+        if self.unrefreshed_since is None:
+            self.unrefreshed_since = self.clock()
+
     def due(self) -> bool:
         return self.unrefreshed_since is not None and self.clock() - self.last_refresh >= self.interval_s
 
 
 class ElasticsearchWriter:
     def __init__(self, es: Elasticsearch, index_name: str, bulk_max_bytes: int = 10 * 1024 * 1024,
-                 refresh_interval_s: float = 0.0, refresh_target: str | None = None,
+                 refresh_interval_s: float = 0.0,
                  generations: "GenerationRouter | None" = None, overwrite_equal: bool = True) -> None:
         self.es = es
         self.index_name = index_name  # the target when there is no generations router
@@ -103,19 +109,29 @@ class ElasticsearchWriter:
         self.overwrite_equal = overwrite_equal
         self._plan: Plan | None = None
         self.refresh = RefreshPolicy(refresh_interval_s)
-        # What the trailing refresh refreshes: the read alias (every generation a bulk may have
-        # written to), else the one index.
-        self.refresh_target = refresh_target or index_name
+        # The generations written since they were last refreshed. Only they are refreshed:
+        # on noida-db a refresh costs in proportion to the stories of the index refreshed, so
+        # refreshing the read alias (every generation) made the cost per story grow with
+        # the archive (docs/decisions/0015-end-to-end-speed.md).
+        self._unrefreshed: set[str] = set()
+        self._targets: list[str] = []  # the index of each line of the last bulk_lines
 
     def tick(self) -> None:
         """The trailing refresh for stories written by bulks that did not refresh."""
-        if not self.refresh.due():
-            return
-        try:
-            self.es.indices.refresh(index=self.refresh_target)
-        except (ApiError, TransportError, ConnectionError) as exc:
-            log.debug("trailing refresh failed (the next bulk or tick tries again): %r", exc)
-            return
+        if self.refresh.due():
+            self._refresh_unrefreshed()
+
+    def _refresh_unrefreshed(self) -> None:
+        indices = sorted(self._unrefreshed)
+        if indices:
+            try:
+                # A generation deleted since it was written has nothing left to show.
+                self.es.indices.refresh(index=",".join(indices), ignore_unavailable=True)
+            except (ApiError, TransportError, ConnectionError) as exc:
+                log.debug("refresh of %s failed (the next bulk or tick tries again): %r", indices, exc)
+                self.refresh.owe()
+                return
+            self._unrefreshed.difference_update(indices)
         self.refresh.refreshed()
 
     # -- documents -----------------------------------------------------------
@@ -153,8 +169,10 @@ class ElasticsearchWriter:
         indexed_at = utcnow()
         self._plan = self.generations.plan(stories) if self.generations is not None else None
         lines = []
+        self._targets = []
         for story, version in zip(stories, self._versions(stories)):
             target = self._plan.target(story.id) if self._plan is not None else self.index_name
+            self._targets.append(target)
             version_type = ("external_gte" if self.overwrite_equal or story.pub_status in _KILL_STATUSES
                             else "external")
             action = {"index": {"_index": target, "_id": story.id,
@@ -175,10 +193,17 @@ class ElasticsearchWriter:
         chunks = self._chunks_by_bytes(lines)
         refresh = self.refresh.for_bulk()
         for number, chunk in enumerate(chunks):
-            # Only the last bulk of a batch refreshes: that makes all of them searchable.
-            self._write_chunk(chunk, lines, report, refresh=refresh and number == len(chunks) - 1)
+            written = {self._targets[p] for p in chunk}
+            self._unrefreshed |= written
+            # Only the last bulk of a batch refreshes (the generations it wrote to); what an
+            # earlier one, or an earlier batch, wrote elsewhere is refreshed just after it.
+            if refresh and number == len(chunks) - 1:
+                self._write_chunk(chunk, lines, report, refresh=True)
+                self._unrefreshed -= written
+            else:
+                self._write_chunk(chunk, lines, report)
         if refresh:
-            self.refresh.refreshed()
+            self._refresh_unrefreshed()
         if self._plan is not None:
             self.generations.mirror(self._plan, lines, stories, report)
         self._observe_latency(stories, report)
@@ -258,6 +283,14 @@ class ElasticsearchWriter:
         for position, story in enumerate(stories):
             if position not in report.rejected and position not in report.stale and position not in report.retry:
                 metrics.END_TO_END_SECONDS.observe(max(0.0, (now - story.received_at).total_seconds()))
+
+
+def refresh_once(es: Elasticsearch, index: str) -> None:
+    """A refresh that may fail: the next bulk refreshes anyway."""
+    try:
+        es.indices.refresh(index=index, ignore_unavailable=True)
+    except (ApiError, TransportError, ConnectionError) as exc:
+        log.warning("refresh of %s failed: %r", index, exc)
 
 
 def _error_text(exc: ApiError) -> str:

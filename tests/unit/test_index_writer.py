@@ -36,6 +36,8 @@ class FakeClient:
         self.requests: list[list[dict]] = []
         self.refreshes: list[str | None] = []
         self.explicit_refreshes = 0
+        self.refreshed_indices: list[str] = []
+        self.refresh_error: Exception | None = None
         self._served = 0
 
     @property
@@ -43,8 +45,11 @@ class FakeClient:
         client = self
 
         class Indices:
-            def refresh(self, index):
+            def refresh(self, index, ignore_unavailable=False):
+                if client.refresh_error is not None:
+                    raise client.refresh_error
                 client.explicit_refreshes += 1
+                client.refreshed_indices.append(index)
         return Indices()
 
     def bulk(self, operations, refresh=None):
@@ -183,8 +188,51 @@ def test_quiet_bulks_refresh_at_once_and_busy_ones_get_one_trailing_refresh():
     clock.now += 0.25  # a second after the last refresh: the trailing one is due
     writer.tick()
     assert client.explicit_refreshes == 1
+    assert client.refreshed_indices == ["news-v1"], "only the index written to, not the read alias"
     writer.tick()
     assert client.explicit_refreshes == 1, "nothing owed any more"
+
+
+def test_a_failed_trailing_refresh_is_owed_until_one_succeeds():
+    from elasticsearch import ConnectionError as EsConnectionError
+    from services.index.writer import RefreshPolicy
+
+    client = FakeClient()
+    writer = ElasticsearchWriter(client, "news-v1", refresh_interval_s=1.0)
+    clock = Clock()
+    writer.refresh = RefreshPolicy(1.0, clock)
+    writer.write(_stories(1))  # quiet: refreshes in the bulk
+    clock.now += 0.1
+    writer.write(_stories(1))  # busy: owes one
+    clock.now += 1.0
+    client.refresh_error = EsConnectionError("down")
+    writer.tick()
+    assert client.explicit_refreshes == 0
+    client.refresh_error = None
+    writer.tick()  # at once, not an interval later
+    assert client.refreshed_indices == ["news-v1"]
+    writer.tick()
+    assert client.explicit_refreshes == 1
+
+
+def test_a_refreshing_bulk_also_refreshes_what_earlier_bulks_wrote_to_other_generations():
+    """A busy bulk updated a story in an old generation; the next quiet bulk writes only to
+    the current one, so its own refresh would leave the old generation unrefreshed."""
+    from services.index.writer import RefreshPolicy
+
+    client = FakeClient()
+    writer = ElasticsearchWriter(client, "news-000002", refresh_interval_s=1.0)
+    clock = Clock()
+    writer.refresh = RefreshPolicy(1.0, clock)
+    writer.write(_stories(1))  # refreshes news-000002 in the bulk
+    clock.now += 0.1
+    writer.index_name = "news-000001"  # stands in for the router sending an update to an old generation
+    writer.write(_stories(1))
+    writer.index_name = "news-000002"
+    clock.now += 1.0
+    writer.write(_stories(1))
+    assert client.refreshes == ["true", None, "true"]
+    assert client.refreshed_indices == ["news-000001"]
 
 
 def test_refresh_interval_zero_never_asks():
