@@ -13,7 +13,7 @@ What is measured, and how (bench/README.md explains every figure of e2e.json):
    one request after the other from one thread, as fast as ingest answers 202
    (the stories then queue in news.raw; the pipeline takes them as fast as it can).
    Every 0.5 s it reads how many the index stage has written (its metrics, which
-   cost noida nothing); once all are written it refreshes the concrete index and
+   cost noida nothing); once all are written it refreshes the generations and
    counts them there, and the run ends at the start of the refresh after which
    all are counted (so late by at most one poll); one count through the alias
    `news` confirms they are searchable there. Stories/s = size / (end - first
@@ -46,9 +46,11 @@ What is measured, and how (bench/README.md explains every figure of e2e.json):
    refresh there reads the whole index (bench/noida_costs.py: a search 273 ms of
    CPU at 3,000 stories), so 20 searches a second would soon take a core from the
    stack. So by default the question is a get by id with
-   realtime=false (it sees refreshed documents only, as a search does; ~1 ms),
-   and a second thread plays Elasticsearch's background refresh: a _refresh every
-   second (index.refresh_interval's default), its noida-db CPU counted. One ids
+   realtime=false (it sees refreshed documents only, as a search does; ~1 ms).
+   The embedded stack turns the server's own refresh off (index.refresh_interval -1:
+   the index service refreshes what it wrote), so nothing else refreshes; on a stack
+   that leaves it on, a second thread plays Elasticsearch's background refresh: a
+   _refresh every second, its noida-db CPU counted. One ids
    search on the alias at the end confirms every story found is searchable there.
    --latency-probe search polls with ids searches on the alias instead (what a
    user searching every 50 ms sees; fine for small indexes only).
@@ -281,18 +283,25 @@ class Search:
     def __init__(self, config: stack.StackConfig) -> None:
         self.es = make_client(IndexSettings(elasticsearch_url=f"http://127.0.0.1:{config.elasticsearch_port}"))
 
+    def generations(self) -> list[str]:
+        """The concrete indices behind the read alias (the stack rolls a generation over every
+        5,000 stories, so a run of 20k spans several)."""
+        return sorted(self.es.indices.get_alias(name=INDEX.index_alias))
+
     def refresh_and_count(self, source: str) -> int:
-        """Refresh the concrete index, then count the stories of `source` in it (costly: at the end only)."""
-        self.es.indices.refresh(index=INDEX.index_name)
-        return self.es.count(index=INDEX.index_name, query={"term": {"source": source}})["count"]
+        """Refresh the generations, then count the stories of `source` in them (costly: at the end only)."""
+        indices = ",".join(self.generations())
+        self.es.indices.refresh(index=indices)
+        return self.es.count(index=indices, query={"term": {"source": source}})["count"]
 
     def alias_count(self, source: str) -> int:
         return self.es.count(index=INDEX.index_alias, query={"term": {"source": source}})["count"]
 
     def searchable(self, ids: list[str]) -> list[str]:
-        """The ids a search would find now (get by id, realtime=false, on the concrete index)."""
-        docs = self.es.mget(index=INDEX.index_name, ids=ids, realtime=False, source=False)["docs"]
-        return [doc["_id"] for doc in docs if doc.get("found")]
+        """The ids a search would find now (get by id, realtime=false, in every generation)."""
+        wanted = [{"_index": index, "_id": i} for index in self.generations() for i in ids]
+        docs = self.es.mget(docs=wanted, realtime=False, source=False)["docs"]
+        return sorted({doc["_id"] for doc in docs if doc.get("found")})
 
     def found_by_alias_search(self, ids: list[str]) -> list[str]:
         hits = self.es.search(index=INDEX.index_alias, query={"ids": {"values": ids}}, size=len(ids),
@@ -445,7 +454,10 @@ def latency(config: stack.StackConfig, sampler: procstat.Sampler, stories: list[
     ingest, search = Ingest(config), Search(config)
     ask = search.searchable if probe == "mget" else search.found_by_alias_search
     noida = next((pid for pid, name in sampler.discover().items() if name == "noida-db"), None)
-    refresher = Refresher(config, noida) if probe == "mget" else None
+    # With the server's own refresh off (the embedded stack's index_refresh_interval -1) the
+    # index service alone makes stories visible, as it does for a person searching the desk.
+    server_refreshes = config.env.get("WIRESTREAM_INDEX_REFRESH_INTERVAL") != "-1"
+    refresher = Refresher(config, noida) if probe == "mget" and server_refreshes else None
     pending: dict[str, float] = {}
     sent_wall: dict[str, float] = {}  # the 202 and the find on the wall clock too, for hop_latencies
     found_wall: dict[str, float] = {}
