@@ -31,6 +31,8 @@ SCRIPTS = [
     ("e2e", ["e2e.py"]),
     # What noida-db's searches, refreshes and gets cost as the index grows (why e2e polls with gets).
     ("noida_costs", ["noida_costs.py"]),
+    # noida-db's refresh cost as the archive grows: one index against generations of 5,000 (decision 15).
+    ("noida_refresh", ["noida_refresh.py"]),
     # The index writer's per-bulk lookup that keeps each story in one generation, by generation count.
     ("generations_lookup", ["generations_lookup.py"]),
 ]
