@@ -187,6 +187,24 @@ def test_template_gives_every_generation_the_read_alias_with_the_visibility_filt
     assert "_source" in body["template"]["mappings"]
 
 
+def test_template_sets_the_servers_refresh_interval_only_when_configured():
+    """The embedded stack sets -1 (only the index service refreshes); production leaves the
+    server's default."""
+    settings = g.index_template(IndexSettings(index_refresh_interval="-1"), ilm=False)["template"]["settings"]
+    assert settings["refresh_interval"] == "-1"
+    assert "refresh_interval" not in g.index_template(IndexSettings(), ilm=False)["template"]["settings"]
+
+
+def test_the_embedded_stack_refreshes_only_through_the_index_service_and_keeps_generations_small(tmp_path):
+    from services.stack import StackConfig
+
+    env = StackConfig(run_dir=tmp_path).env
+    settings = IndexSettings(**{k.removeprefix("WIRESTREAM_").lower(): v for k, v in env.items()
+                                if k in ("WIRESTREAM_INDEX_REFRESH_INTERVAL", "WIRESTREAM_ROLLOVER_MAX_DOCS")})
+    assert settings.index_refresh_interval == "-1"
+    assert g.rollover_conditions(settings)["max_docs"] <= 5000
+
+
 def test_template_names_the_ilm_policy_and_rollover_alias_only_with_ilm():
     settings = g.index_template(S, ilm=True)["template"]["settings"]
     assert settings["index.lifecycle.name"] == "wirestream-news"
