@@ -87,8 +87,9 @@ class RefreshPolicy:
         self.unrefreshed_since = None
 
     def owe(self) -> None:
-        """A refresh failed: one is owed, and due at the next tick."""
-        self.last_refresh = float("-inf")
+        """A refresh failed: one is still owed, tried again an interval later (not at every
+        turn of the poll loop while Elasticsearch is down)."""
+        self.last_refresh = self.clock()
         if self.unrefreshed_since is None:
             self.unrefreshed_since = self.clock()
 
@@ -124,11 +125,7 @@ class ElasticsearchWriter:
     def _refresh_unrefreshed(self) -> None:
         indices = sorted(self._unrefreshed)
         if indices:
-            try:
-                # A generation deleted since it was written has nothing left to show.
-                self.es.indices.refresh(index=",".join(indices), ignore_unavailable=True)
-            except (ApiError, TransportError, ConnectionError) as exc:
-                log.debug("refresh of %s failed (the next bulk or tick tries again): %r", indices, exc)
+            if not refresh_once(self.es, ",".join(indices)):
                 self.refresh.owe()
                 return
             self._unrefreshed.difference_update(indices)
@@ -285,12 +282,15 @@ class ElasticsearchWriter:
                 metrics.END_TO_END_SECONDS.observe(max(0.0, (now - story.received_at).total_seconds()))
 
 
-def refresh_once(es: Elasticsearch, index: str) -> None:
-    """A refresh that may fail: the next bulk refreshes anyway."""
+def refresh_once(es: Elasticsearch, index: str) -> bool:
+    """One refresh of `index` (names, comma-separated, or an alias); False when it failed. A
+    generation deleted since it was written has nothing left to show, so missing ones are skipped."""
     try:
         es.indices.refresh(index=index, ignore_unavailable=True)
     except (ApiError, TransportError, ConnectionError) as exc:
-        log.warning("refresh of %s failed: %r", index, exc)
+        log.debug("refresh of %s failed (a later one makes its stories searchable): %r", index, exc)
+        return False
+    return True
 
 
 def _error_text(exc: ApiError) -> str:
