@@ -94,6 +94,7 @@ from services.cli import CORES  # noqa: E402
 from services.ingest.formats import parse_bytes  # noqa: E402
 from services.langdetect.service import detect_languages  # noqa: E402
 from shared.elastic import make_client  # noqa: E402
+from shared.generations import live_generations  # noqa: E402
 from shared.settings import ExtractSettings, IndexSettings, LangdetectSettings  # noqa: E402
 from tests.conftest import shared_data_dir  # noqa: E402
 from tests.integration.conftest import _free_port_block, _ports_outside_block  # noqa: E402
@@ -284,9 +285,9 @@ class Search:
         self.es = make_client(IndexSettings(elasticsearch_url=f"http://127.0.0.1:{config.elasticsearch_port}"))
 
     def generations(self) -> list[str]:
-        """The concrete indices behind the read alias (the stack rolls a generation over every
-        5,000 stories, so a run of 20k spans several)."""
-        return sorted(self.es.indices.get_alias(name=INDEX.index_alias))
+        """The live generations (the stack rolls one over every 2,500 stories or so, so a run
+        of 20k spans several)."""
+        return live_generations(self.es, INDEX)
 
     def refresh_and_count(self, source: str) -> int:
         """Refresh the generations, then count the stories of `source` in them (costly: at the end only)."""

@@ -336,9 +336,9 @@ class IndexSettings(CommonSettings):
         None,
         description="index.refresh_interval of every generation (the template, and set on existing ones at "
         "start): how often the server refreshes on its own. Unset: the server's default (1s). `-1`: only the "
-        "index service refreshes (refresh_interval_s), which the embedded stack sets, because noida-db's "
-        "refresh costs in proportion to the stories in the generation and it would otherwise refresh twice "
-        "a second under load (docs/decisions/0015).",
+        "index service refreshes (refresh_interval_s, only the generations it wrote to), which the embedded "
+        "stack sets, because noida-db's refresh costs in proportion to the stories in a generation and it "
+        "would otherwise refresh every generation whenever someone searches (docs/decisions/0015).",
     )
     rollover: Literal["auto", "ilm", "service", "off"] = Field(
         "auto",
