@@ -4,7 +4,7 @@
 
 Starts noida-db (Elasticsearch protocol) and the desk on free ports, indexes N stories
 (the Reuters-21578 documents from ../shared/data, repeated under new ids and dates to
-reach N, with entities found by a cheap capitalised-phrase rule so the nested fields
+reach N, with entities found by a cheap capitalised-phrase rule so the entity fields
 are populated; the bundled samples when that data set is absent), then, for each
 query, alternates a GET /api/search on the desk with a POST /news/_search carrying the
 exact body the desk builds for it (services.desk.search.search_body), over one kept-alive

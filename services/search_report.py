@@ -6,6 +6,8 @@ import time
 
 from elasticsearch import Elasticsearch
 
+TOP_ENTITY_LABELS = ("PERSON", "ORG", "LOC")
+
 
 def wait_searchable(es: Elasticsearch, alias: str, expected: int, timeout_s: float = 120) -> int:
     """Wait until the alias shows at least `expected` stories; returns the count seen."""
@@ -39,16 +41,9 @@ def summary_lines(es: Elasticsearch, alias: str, query: str | None = None, top: 
         size=0,
         aggs={
             "languages": {"terms": {"field": "language", "size": 20}},
-            "entities": {
-                "nested": {"path": "entities"},
-                "aggs": {
-                    "named": {
-                        "filter": {"terms": {"entities.label": ["PERSON", "ORG", "LOC"]}},
-                        "aggs": {"top": {"terms": {"field": "entities.text", "size": top},
-                                         "aggs": {"label": {"terms": {"field": "entities.label", "size": 1}}}}},
-                    }
-                },
-            },
+            # One terms aggregation per label over the flat entity names (decision 16).
+            **{f"entity_{label}": {"terms": {"field": f"entity_names.{label}", "size": top}}
+               for label in TOP_ENTITY_LABELS},
         },
     )
     total = response["hits"]["total"]["value"]
@@ -56,12 +51,12 @@ def summary_lines(es: Elasticsearch, alias: str, query: str | None = None, top: 
     for bucket in response["aggregations"]["languages"]["buckets"]:
         lines.append(f"  {bucket['key']:>5}  {bucket['doc_count']}")
     lines.append("top entities (PERSON/ORG/LOC):")
-    for bucket in response["aggregations"]["entities"]["named"]["top"]["buckets"]:
-        label = bucket["label"]["buckets"][0]["key"] if bucket["label"]["buckets"] else "?"
-        count = bucket['doc_count']
-        lines.append(f"  {bucket['key']} ({label}): in {count} {'story' if count == 1 else 'stories'}")
-    top_entities = response["aggregations"]["entities"]["named"]["top"]["buckets"]
-    query = query or (top_entities[0]["key"] if top_entities else None)
+    top_entities = sorted(((bucket["doc_count"], bucket["key"], label) for label in TOP_ENTITY_LABELS
+                           for bucket in response["aggregations"][f"entity_{label}"]["buckets"]),
+                          key=lambda item: (-item[0], item[1]))[:top]
+    for count, name, label in top_entities:
+        lines.append(f"  {name} ({label}): in {count} {'story' if count == 1 else 'stories'}")
+    query = query or (top_entities[0][1] if top_entities else None)
     if query:
         lines.append(f"search '{query}':")
         hits = es.search(index=alias, size=5, query={"multi_match": {"query": query, "fields": ["headline^2", "body", "lang.*"]}},

@@ -55,6 +55,11 @@ class Dateline(BaseModel):
     date: str | None = Field(default=None, description="Date as written in the dateline, if any.")
 
 
+# Every entity label, in the order a person reads them (people first). The extract
+# stage maps each model's labels onto these; the index keeps one field per label.
+ENTITY_LABELS = ("PERSON", "ORG", "LOC", "MISC", "DATE", "MONEY", "PERCENT", "QUANTITY")
+
+
 class Entity(BaseModel):
     """One distinct entity of a story, with every place it is mentioned."""
 

@@ -16,12 +16,14 @@ See docs/decisions/0005-search-visibility-by-alias-filter.md.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 
 from elasticsearch import ApiError, Elasticsearch, TransportError
 
 from shared.connection_security import elasticsearch_kwargs
+from shared.contract import ENTITY_LABELS
 from shared.settings import CommonSettings
 
 log = logging.getLogger(__name__)
@@ -88,18 +90,14 @@ def story_mappings() -> dict:
             "language_confidence": {"type": "float"},
             "ner_model": {"type": "keyword"},
             "entities_truncated": {"type": "boolean"},
-            "entities": {
-                "type": "nested",
-                "properties": {
-                    "text": _keyword(),
-                    "label": {"type": "keyword"},
-                    "key": _keyword(),
-                    "count": {"type": "integer"},
-                    "method": {"type": "keyword"},
-                    "value": _keyword(),
-                    "offsets": {"type": "integer", "index": False},
-                },
-            },
+            # Entities are indexed flat, one keyword field per label: `entity_keys.ORG` holds the
+            # case- and accent-folded keys, `entity_names.ORG` the names as written. The whole
+            # list with offsets travels in `entity_list`, a JSON string that is kept in _source
+            # but not mapped (so not indexed). Nested objects cost noida-db about 40 KB of memory
+            # per story and real Elasticsearch a hidden document per entity, and Kibana's Lens
+            # cannot aggregate them; see docs/decisions/0016-flat-entity-fields.md.
+            "entity_keys": {"properties": {label: _keyword() for label in ENTITY_LABELS}},
+            "entity_names": {"properties": {label: _keyword() for label in ENTITY_LABELS}},
             "lang": {
                 "properties": {
                     code: {"type": "text", "analyzer": analyzer}
@@ -108,6 +106,22 @@ def story_mappings() -> dict:
             },
         },
     }
+
+
+def stored_entities(source: dict) -> list[dict]:
+    """The entity list of a stored story document: `entity_list` (a JSON string), or the
+    nested `entities` objects of a generation indexed before decision 16. Offsets come
+    back flat ([start, end, start, end, ...]) as they are stored; [] when unreadable."""
+    encoded = source.get("entity_list")
+    if isinstance(encoded, str):
+        try:
+            entities = json.loads(encoded)
+        except ValueError:
+            log.warning("story %s: entity_list is not JSON; shown without entities", source.get("id"))
+            return []
+        return [e for e in entities if isinstance(e, dict)] if isinstance(entities, list) else []
+    legacy = source.get("entities")
+    return [e for e in legacy if isinstance(e, dict)] if isinstance(legacy, list) else []
 
 
 def make_client(settings: CommonSettings, retries: bool = True) -> Elasticsearch:

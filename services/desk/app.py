@@ -30,7 +30,8 @@ import jinja2
 from aiohttp import web
 
 from shared import metrics
-from shared.contract import Story, is_web_url
+from shared.contract import ENTITY_LABELS, Story, is_web_url
+from shared.elastic import stored_entities
 from services.desk.deadletters import DeadLetterTail
 from services.desk.marking import marked_story, offset_pairs
 from services.desk.params import ParamError, SearchParams, parse_params
@@ -52,7 +53,8 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "X-Frame-Options": "DENY",
 }
-ENTITY_ORDER = ("PERSON", "ORG", "LOC", "MISC", "DATE", "MONEY", "PERCENT", "QUANTITY")
+ENTITY_ORDER = ENTITY_LABELS
+INDEX_ONLY_FIELDS = frozenset({"entity_list", "entity_keys", "entity_names"})
 
 INDEX_KEY = web.AppKey("index", StoryIndex)
 MONITOR_KEY = web.AppKey("monitor", PipelineMonitor)
@@ -224,8 +226,10 @@ def story_json(source: dict) -> dict:
     source.pop("schema_version", None)
     title = story_title(source.get("headline"), source.get("body"))
     entities = [{**entity, "offsets": [list(pair) for pair in offset_pairs(entity.get("offsets"))]}
-                for entity in source.get("entities") or []]
-    return {**source, "entities": entities, "title": title.text, "title_derived": title.derived}
+                for entity in stored_entities(source)]
+    # The flat index fields (decision 16) are how the index finds entities; readers get the list.
+    shown = {k: v for k, v in source.items() if k not in INDEX_ONLY_FIELDS}
+    return {**shown, "entities": entities, "title": title.text, "title_derived": title.derived}
 
 
 async def pipeline_state(app: web.Application, with_deadletters: bool) -> dict:
@@ -296,7 +300,7 @@ async def page_story(request: web.Request) -> web.Response:
                             "or not be indexed yet.")
     story = story_json(source)
     headline, paragraphs = marked_story(source.get("headline") or "", source.get("body") or "",
-                                        source.get("entities") or [])
+                                        stored_entities(source))
     entities = sorted(story["entities"], key=lambda e: (ENTITY_ORDER.index(e["label"]) if e.get("label") in
                                                         ENTITY_ORDER else 99, -(e.get("count") or 0), e.get("text") or ""))
     for entity in entities:

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta, timezone
 from urllib.parse import urlencode
 
 from services.extract.nlp.normalize import canonical_key
+from shared.contract import ENTITY_LABELS
 
 MAX_SIZE = 100
 DEFAULT_SIZE = 20
@@ -22,7 +23,6 @@ MAX_VALUES = 20  # values of one filter parameter
 MAX_VALUE_CHARS = 200
 SORTS = ("relevance", "newest")
 INTERVALS = ("auto", "hour", "day", "week", "month")
-ENTITY_LABELS = ("PERSON", "ORG", "LOC", "MISC", "DATE", "MONEY", "PERCENT", "QUANTITY")
 SPLITS = ("", "lang")
 
 MULTI = ("lang", "source", "format", "place", "entity")

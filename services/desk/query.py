@@ -12,7 +12,7 @@ Words without a field are searched in headline (boosted), body, byline and in th
 per-language analysed copy `lang.<code>` (stemming: "réunions" finds "réunion").
 
 Why our own parser and not Elasticsearch's query_string: every user query becomes
-match / match_phrase / term / nested queries built here, so no user input can reach
+match / match_phrase / term / bool queries built here, so no user input can reach
 a regexp, a script, a leading wildcard, a field we did not list or any endpoint but
 _search. A field that is not listed is refused with 400 naming it and the fields
 that exist; so is anything the grammar cannot read.
@@ -24,6 +24,7 @@ import re
 from dataclasses import dataclass
 
 from services.extract.nlp.normalize import canonical_key
+from shared.contract import ENTITY_LABELS
 
 MAX_QUERY_CHARS = 1000
 MAX_TERMS = 64
@@ -234,8 +235,10 @@ def clause(field: str | None, text: str, phrase: bool = False) -> dict:
 
 
 def entity_filter(label: str | None, name: str) -> dict:
-    """Stories naming an entity: its canonical key (case and accents folded), optionally one label."""
-    conditions = [{"term": {"entities.key": canonical_key(name)}}]
+    """Stories naming an entity: its canonical key (case and accents folded), under one label
+    or, without one, under any (the flat `entity_keys.<LABEL>` fields of decision 16)."""
+    key = canonical_key(name)
     if label:
-        conditions.append({"term": {"entities.label": label}})
-    return {"nested": {"path": "entities", "query": {"bool": {"filter": conditions}}}}
+        return {"term": {f"entity_keys.{label}": key}}
+    return {"bool": {"should": [{"term": {f"entity_keys.{each}": key}} for each in ENTITY_LABELS],
+                     "minimum_should_match": 1}}

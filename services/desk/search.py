@@ -17,8 +17,10 @@ from elasticsearch import ApiError, AsyncElasticsearch, ConnectionTimeout, Trans
 from services.desk.params import SearchParams
 from services.desk.query import entity_filter, parse_query
 from services.desk.titles import story_title
+from services.extract.nlp.normalize import canonical_key
 
 ENTITY_FACETS = ("PERSON", "ORG", "LOC")
+NAME_CANDIDATES = 5  # names looked at per entity facet value to find the one written for its key
 FACET_FIELDS = {"lang": "language", "source": "source", "format": "format", "place": "dateline.place"}
 LIST_FIELDS = ["id", "headline", "body", "byline", "source", "language", "format", "dateline",
                "published_at", "received_at", "urgency", "link"]
@@ -98,12 +100,11 @@ def facets_body(params: SearchParams) -> dict:
 
 def facet_aggs(size: int = 12) -> dict:
     aggs: dict = {name: {"terms": {"field": field, "size": size}} for name, field in FACET_FIELDS.items()}
-    aggs["entities"] = {"nested": {"path": "entities"}, "aggs": {
-        label: {"filter": {"term": {"entities.label": label}}, "aggs": {
-            "keys": {"terms": {"field": "entities.key", "size": size},
-                     "aggs": {"name": {"terms": {"field": "entities.text", "size": 1}}}}}}
-        for label in ENTITY_FACETS
-    }}
+    for label in ENTITY_FACETS:
+        # The names written under a key: the one whose key matches is the bucket's display name
+        # (a story may name other entities of the label more often than this one).
+        aggs[f"entity_{label}"] = {"terms": {"field": f"entity_keys.{label}", "size": size}, "aggs": {
+            "name": {"terms": {"field": f"entity_names.{label}", "size": NAME_CANDIDATES}}}}
     return aggs
 
 
@@ -201,14 +202,11 @@ def facet_values(response: dict, params: SearchParams) -> dict:
         shown = {v["value"] for v in values}
         values += [{"value": value, "count": 0, "selected": True} for value in selected if value not in shown]
         facets[name] = values
-    nested = aggs.get("entities", {})
     for label in ENTITY_FACETS:
         values = []
-        for bucket in nested.get(label, {}).get("keys", {}).get("buckets", []):
-            names = bucket.get("name", {}).get("buckets", [])
+        for bucket in aggs.get(f"entity_{label}", {}).get("buckets", []):
             values.append({
-                "value": bucket["key"], "label": label, "name": names[0]["key"] if names else bucket["key"],
-                # one entity object per key in a story, so nested documents = stories
+                "value": bucket["key"], "label": label, "name": display_name(bucket),
                 "count": bucket["doc_count"], "selected": (label, bucket["key"]) in params.entity,
             })
         shown = {v["value"] for v in values}
@@ -216,6 +214,14 @@ def facet_values(response: dict, params: SearchParams) -> dict:
                    for entity_label, key in params.entity if entity_label == label and key not in shown]
         facets[label] = values
     return facets
+
+
+def display_name(bucket: dict) -> str:
+    """The most written name whose canonical key is the bucket's key; the key itself if none is."""
+    for name in bucket.get("name", {}).get("buckets", []):
+        if canonical_key(name["key"]) == bucket["key"]:
+            return name["key"]
+    return bucket["key"]
 
 
 def _millis(value) -> datetime:

@@ -29,7 +29,7 @@ from services import stack
 from services.index.generations import GenerationRouter
 from services.stack import StackConfig
 from shared.contract import Story, story_id
-from shared.elastic import VISIBLE_NOW, story_mappings
+from shared.elastic import VISIBLE_NOW, stored_entities, story_mappings
 from shared.generations import all_generations, read_state
 from shared.settings import IndexSettings
 from tests.integration.conftest import Stack, _dump_logs, _free_port_block, _ports_outside_block, wait_until
@@ -123,7 +123,7 @@ def _where(es: Elasticsearch, story: str) -> dict[str, int]:
 
 
 def _entity_texts(hit: dict) -> set[str]:
-    return {entity["text"] for entity in hit["_source"].get("entities", [])}
+    return {entity["text"] for entity in stored_entities(hit["_source"])}
 
 
 # -- item 4: generations ---------------------------------------------------------------------
@@ -347,7 +347,7 @@ def test_reenrich_rebuilds_a_new_generation_with_the_changed_rule_and_swaps_with
     rebuilt = [story for story in expected if story != updated]
     assert all(NEW_NAME in _entity_texts(shown[story]) for story in rebuilt), \
         [sorted(_entity_texts(shown[story])) for story in rebuilt[:3]]
-    entity = next(e for e in shown[rebuilt[0]]["_source"]["entities"] if e["text"] == NEW_NAME)
+    entity = next(e for e in stored_entities(shown[rebuilt[0]]["_source"]) if e["text"] == NEW_NAME)
     assert (entity["label"], entity["method"]) == ("ORG", "gazetteer")
     assert all(hit["_index"] == parked for hit in hits)
 

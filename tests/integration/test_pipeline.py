@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 
+from shared.elastic import stored_entities
 from tests.integration.conftest import search_ids, stored_indices, wait_until
 
 
@@ -16,7 +17,7 @@ def _post_story(running_stack, **fields) -> str:
 
 def _entity_labels(source: dict) -> dict[str, set[str]]:
     labels: dict[str, set[str]] = {}
-    for entity in source.get("entities", []):
+    for entity in stored_entities(source):
         labels.setdefault(entity["text"], set()).add(entity["label"])
     return labels
 
@@ -75,11 +76,10 @@ def test_malformed_item_gets_400_and_nothing_is_indexed(running_stack, es):
 
 
 def test_story_elasticsearch_rejects_becomes_a_dead_letter(running_stack, es, producer, deadletters):
-    # More nested entities than Elasticsearch allows per document (10,000): a real
-    # mapping-limit rejection that no stage before the index catches.
-    story_id = f"too-many-entities-{uuid.uuid4().hex[:8]}"
-    entities = [{"text": f"E{i}", "label": "MISC"} for i in range(10_050)]
-    envelope = {"id": story_id, "headline": "Too many entities", "body": "x", "language": "en", "entities": entities}
+    # An id longer than Elasticsearch's 512 bytes, from a producer other than ingest (whose
+    # ids are 32-character hashes): a real rejection that no stage before the index catches.
+    story_id = f"too-long-id-{uuid.uuid4().hex[:8]}-" + "x" * 600
+    envelope = {"id": story_id, "headline": "Too long an id", "body": "x", "language": "en"}
     metadata = producer.send("news.enriched", key=story_id.encode(), value=json.dumps(envelope).encode(),
                              headers=[("schema-version", b"1")]).get(timeout=30)
 
@@ -90,7 +90,7 @@ def test_story_elasticsearch_rejects_becomes_a_dead_letter(running_stack, es, pr
     letter = letters[0]
     assert letter["service"] == "index"
     assert letter["reason_class"] == "elasticsearch_rejected"
-    assert "nested" in letter["reason"].lower()
+    assert "512 bytes" in letter["reason"]
     assert letter["origin"] == {"topic": "news.enriched", "partition": metadata.partition,
                                 "offset": metadata.offset, "key": story_id}
     # The index service keeps running: a good story sent after it is indexed.

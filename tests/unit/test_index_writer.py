@@ -9,6 +9,7 @@ import pytest
 from elasticsearch import ApiError
 
 from shared.contract import Story
+from shared.elastic import stored_entities
 from shared.runner import TransientWriteError
 from shared.runner.stage import SystemicWriteError
 from services.index.documents import story_document
@@ -151,11 +152,21 @@ def test_a_kill_wins_over_a_newer_version_earlier_in_the_same_batch():
     assert [a["version"] for a in client.actions()] == [4, 5]
 
 
-def test_document_flattens_offsets_and_adds_language_field():
+def test_document_indexes_entities_flat_and_keeps_the_list_as_one_string():
     story = Story(id="a", headline="Nissan", body="Renault", language="fr",
-                  entities=[{"text": "Nissan", "label": "ORG", "offsets": [(0, 6), (20, 26)]}])
+                  entities=[{"text": "Nissan", "label": "ORG", "key": "nissan", "offsets": [(0, 6), (20, 26)]},
+                            {"text": "Renault SA", "label": "ORG", "key": "renault sa", "offsets": [(8, 15)]},
+                            {"text": "2 March", "label": "DATE", "key": "2 march", "value": "2026-03-02",
+                             "method": "rule", "offsets": [(30, 37)]}])
     doc = story_document(story, datetime(2026, 1, 1, tzinfo=timezone.utc))
-    assert doc["entities"][0]["offsets"] == [0, 6, 20, 26]
+    assert "entities" not in doc  # no nested objects: decision 16
+    assert doc["entity_keys"] == {"ORG": ["nissan", "renault sa"], "DATE": ["2 march"]}
+    assert doc["entity_names"] == {"ORG": ["Nissan", "Renault SA"], "DATE": ["2 March"]}
+    listed = json.loads(doc["entity_list"])
+    assert listed[0] == {"text": "Nissan", "label": "ORG", "key": "nissan", "count": 1, "method": "model",
+                         "offsets": [0, 6, 20, 26]}
+    assert listed[2]["value"] == "2026-03-02" and listed[2]["method"] == "rule"
+    assert stored_entities(doc) == listed
     assert doc["lang"] == {"fr": "Nissan\n\nRenault"}
     assert doc["indexed_at"].startswith("2026-01-01")
     assert "schema_version" not in doc

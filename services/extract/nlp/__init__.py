@@ -166,7 +166,7 @@ class Enricher:
             ms = _merge_values(ms, rule_ms, not_dates)
             cleaned = [c for m in ms for c in clean_mention(m, text)]
             cleaned += propagate(cleaned, prep.segments, text)
-            # Capped: Elasticsearch refuses more than 10,000 nested entities (shared/limits.py).
+            # Capped at what a reader can use (shared/limits.py).
             entities, truncated = cap_entities(group_mentions(cleaned, text))
             if self.learn and story.language in MODELS:
                 self._learn(entities)

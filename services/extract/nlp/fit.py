@@ -2,9 +2,9 @@
 
 Two limits, both from shared/limits.py:
 
-* ``cap_entities``: at most MAX_ENTITIES_PER_STORY entities (Elasticsearch refuses
-  a document with more than 10,000 nested objects; a 73 KB story of percentages
-  gives 12,000) and MAX_OFFSETS_PER_ENTITY offsets each (the first ones; the
+* ``cap_entities``: at most MAX_ENTITIES_PER_STORY entities (a 73 KB story of
+  percentages gives 12,000, more than any reader uses and a large document for
+  every search to carry) and MAX_OFFSETS_PER_ENTITY offsets each (the first ones; the
   entity's ``count`` stays the number of mentions);
 * ``fit_record``: the encoded record no larger than the broker takes. Number-heavy
   text grows about 6.4x when enriched; a record the broker refuses makes the

@@ -14,7 +14,9 @@ spaCy French (WikiNER) -> ours: PER -> PERSON, ORG, LOC, MISC unchanged.
 
 from __future__ import annotations
 
-LABELS = ("PERSON", "ORG", "LOC", "MISC", "DATE", "MONEY", "PERCENT", "QUANTITY")
+from shared.contract import ENTITY_LABELS
+
+LABELS = ENTITY_LABELS
 NAME_LABELS = frozenset({"PERSON", "ORG", "LOC", "MISC"})
 VALUE_LABELS = frozenset({"DATE", "MONEY", "PERCENT", "QUANTITY"})
 

@@ -18,6 +18,7 @@ from elasticsearch import AsyncElasticsearch
 from services.desk.app import build_app
 from services.desk.pipeline import PipelineMonitor
 from services.desk.search import MARK_CLOSE, MARK_OPEN, StoryIndex
+from services.extract.nlp.normalize import canonical_key
 
 HEADLINE = '<script>alert("xss-headline")</script> Markets & "quotes"'
 BODY = ('Tokyo (AFP) - <img src=x onerror=alert("xss-body")> said <a href="javascript:alert(1)">click</a> '
@@ -29,10 +30,13 @@ STORY = {
     "language": "en", "format": "json", "byline": "<u>By</u> Evil", "link": "javascript:alert('xss-link')",
     "dateline": {"text": "Tokyo (AFP) -", "place": '"><script>alert("xss-place")</script>', "agency": "AFP"},
     "published_at": "2024-05-01T10:00:00Z", "received_at": "2024-05-01T10:01:00Z", "pub_status": "usable",
-    "version": 1, "guid": "<guid>", "entities": [
-        {"text": EVIL, "label": "ORG", "key": EVIL.lower(), "count": 1, "method": "model", "value": None,
+    "version": 1, "guid": "<guid>",
+    # As the index service stores it (decision 16): the list as one JSON string, keys and names flat.
+    "entity_list": json.dumps([
+        {"text": EVIL, "label": "ORG", "key": EVIL.lower(), "count": 1, "method": "model",
          "offsets": [TEXT.index("Evil Corp"), TEXT.index("Evil Corp") + 9]},
-    ],
+    ]),
+    "entity_keys": {"ORG": [EVIL.lower()]}, "entity_names": {"ORG": [EVIL]},
 }
 NO_HEADLINE = {**STORY, "id": "s2", "headline": "", "body": "PARIS (AFP) - <b>Bold</b> claim made. More follows."}
 DEADLETTER = {"service": "index", "reason_class": "<i>class</i>", "reason": '<img src=x onerror=alert("xss-dl")>',
@@ -72,13 +76,14 @@ class FakeElasticsearch:
                            "body": [s["body"][:120].replace("said", f"{MARK_OPEN}said{MARK_CLOSE}")]}}
             for s in hits]}}
         aggs = body.get("aggs", {})
-        if "entities" in aggs:
+        if "entity_ORG" in aggs:
             response["aggregations"] = {
                 name: {"buckets": [{"key": value, "doc_count": 2}]} for name, value in
                 (("lang", "en"), ("source", STORY["source"]), ("format", "<p>json</p>"), ("place", STORY["dateline"]["place"]))
             }
-            response["aggregations"]["entities"] = {"ORG": {"keys": {"buckets": [
-                {"key": EVIL.lower(), "doc_count": 2, "name": {"buckets": [{"key": EVIL, "doc_count": 2}]}}]}}}
+            response["aggregations"]["entity_ORG"] = {"buckets": [
+                {"key": canonical_key(EVIL), "doc_count": 2, "name": {"buckets": [
+                    {"key": "Other Corp", "doc_count": 2}, {"key": EVIL, "doc_count": 2}]}}]}
         if "per_minute" in aggs:
             response["aggregations"] = {"per_minute": {"buckets": [{"key": 1714557600000, "doc_count": 2}]}}
         return response
@@ -157,6 +162,32 @@ def test_hostile_text_is_escaped_on_the_story_page_with_entities_marked():
         assert "&lt;img src=x onerror=alert(" in html
         assert 'href="javascript:' not in html  # a link that is not http(s) is text, never a link
         assert "javascript:alert(&#39;xss-link&#39;)" in html
+
+    run(scenario)
+
+
+def test_a_story_indexed_with_nested_entities_before_decision_16_is_still_marked():
+    legacy = {k: v for k, v in STORY.items() if not k.startswith("entity_")}
+    legacy.update(id="old", entities=[{"text": "Evil Corp", "label": "ORG", "key": "evil corp", "count": 1,
+                                       "method": "model", "value": None,
+                                       "offsets": [TEXT.index("Evil Corp"), TEXT.index("Evil Corp") + 9]}])
+
+    async def scenario(client, fake):
+        fake.stories.append(legacy)
+        html = await (await client.get("/story/old")).text()
+        assert '<mark class="ent ent-ORG" data-label="ORG"' in html
+        story = await (await client.get("/api/story/old")).json()
+        assert story["entities"][0]["offsets"] == [[TEXT.index("Evil Corp"), TEXT.index("Evil Corp") + 9]]
+
+    run(scenario)
+
+
+def test_the_story_api_gives_the_entity_list_not_the_index_fields():
+    async def scenario(client, fake):
+        story = await (await client.get("/api/story/s1")).json()
+        assert [e["text"] for e in story["entities"]] == [EVIL]
+        assert story["entities"][0]["offsets"] == [[TEXT.index("Evil Corp"), TEXT.index("Evil Corp") + 9]]
+        assert not {"entity_list", "entity_keys", "entity_names"} & set(story)
 
     run(scenario)
 

@@ -8,6 +8,7 @@ import re
 import pytest
 
 from services.desk.query import DEFAULT_TEXT_FIELDS, QueryError, parse_query
+from shared.contract import ENTITY_LABELS
 
 FORBIDDEN = ("query_string", "simple_query_string", "script", "regexp", "wildcard", "fuzzy", "more_like_this",
              "percolate", "_source", "index")
@@ -48,14 +49,15 @@ def test_keyword_and_entity_fields():
     assert musts[0] == {"term": {"source": {"value": "afp", "case_insensitive": True}}}
     assert musts[1] == {"term": {"language": {"value": "fr"}}}
     assert musts[2] == {"term": {"dateline.place": {"value": "tokyo", "case_insensitive": True}}}
-    assert musts[3]["nested"]["query"]["bool"]["filter"] == [{"term": {"entities.key": "nissan"}},
-                                                              {"term": {"entities.label": "ORG"}}]
-    assert musts[4]["nested"]["query"]["bool"]["filter"][0] == {"term": {"entities.key": "jun seki"}}
+    assert musts[3] == {"term": {"entity_keys.ORG": "nissan"}}
+    assert musts[4] == {"term": {"entity_keys.PERSON": "jun seki"}}
 
 
 def test_entity_names_fold_case_and_accents_like_the_extract_keys():
-    filters = parse_query("entity:ÉLYSÉE")["nested"]["query"]["bool"]["filter"]
-    assert filters == [{"term": {"entities.key": "elysee"}}]
+    query = parse_query("entity:ÉLYSÉE")["bool"]
+    # entity: without a label is any label
+    assert query["minimum_should_match"] == 1
+    assert query["should"] == [{"term": {f"entity_keys.{label}": "elysee"}} for label in ENTITY_LABELS]
 
 
 def test_trailing_wildcard_is_a_phrase_prefix():
