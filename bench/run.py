@@ -33,6 +33,8 @@ SCRIPTS = [
     ("noida_costs", ["noida_costs.py"]),
     # noida-db's refresh cost as the archive grows: one index against generations of 5,000 (decision 15).
     ("noida_refresh", ["noida_refresh.py"]),
+    # noida-db's cost of nested entity objects against the flat entity fields (decision 16).
+    ("entity_shape", ["entity_shape.py"]),
     # The index writer's per-bulk lookup that keeps each story in one generation, by generation count.
     ("generations_lookup", ["generations_lookup.py"]),
 ]
